@@ -1,0 +1,92 @@
+"""Every API error is JSON `{"message": …, "error": <name>}` with the right 4xx.
+
+Validation errors also carry `details` (DRF's per-field messages) and a `message` that names the
+first offending field, so a client sees what to fix without reading the details.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+ERROR_NAMES = {
+    exceptions.NotAuthenticated: "UnauthorizedError",
+    exceptions.AuthenticationFailed: "UnauthorizedError",
+    exceptions.PermissionDenied: "AccessDeniedError",
+    exceptions.NotFound: "NotFoundError",
+    exceptions.MethodNotAllowed: "MethodNotAllowedError",
+    exceptions.ValidationError: "InvalidRequestError",
+    exceptions.ParseError: "InvalidRequestError",
+    exceptions.UnsupportedMediaType: "UnsupportedMediaTypeError",
+    exceptions.NotAcceptable: "NotAcceptableError",
+    exceptions.Throttled: "RateLimitError",
+}
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = "The request conflicts with the current state"
+    default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "Request body too large"
+    default_code = "payload_too_large"
+
+
+ERROR_NAMES[Conflict] = "ConflictError"
+ERROR_NAMES[PayloadTooLarge] = "PayloadTooLargeError"
+
+
+def flatten_detail(detail, path: str = "") -> list[str]:
+    """`{"a": {"b": ["x"]}}` → `["a.b: x"]`: one line per message, prefixed by where it applies."""
+    if isinstance(detail, dict):
+        lines = []
+        for key, value in detail.items():
+            lines += flatten_detail(value, f"{path}.{key}" if path else str(key))
+        return lines
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return [f"{path}: {item}" if path else str(item) for item in detail]
+        lines = []
+        for index, item in enumerate(detail):
+            lines += flatten_detail(item, f"{path}[{index}]" if path else f"[{index}]")
+        return lines
+    return [f"{path}: {detail}" if path else str(detail)]
+
+
+def to_api_exception(exc):
+    if isinstance(exc, Http404):
+        return exceptions.NotFound(str(exc) or "Not found")
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        return exceptions.ValidationError(detail)
+    return exc
+
+
+def error_name(exc: exceptions.APIException) -> str:
+    for cls in type(exc).__mro__:
+        if cls in ERROR_NAMES:
+            return ERROR_NAMES[cls]
+    return "Error"
+
+
+def exception_handler(exc, context):
+    exc = to_api_exception(exc)
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a real bug: let it surface (the middleware still answers JSON)
+    if isinstance(exc, exceptions.ValidationError):
+        lines = flatten_detail(exc.detail)
+        body = {"message": "Invalid request data: " + "; ".join(lines), "error": error_name(exc), "details": exc.detail}
+    else:
+        body = {"message": str(exc.detail), "error": error_name(exc)}
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    return Response(body, status=exc.status_code, headers=headers)

@@ -1,0 +1,324 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+
+from evalsite.tenancy import services
+from evalsite.tenancy.actors import Actor
+from evalsite.tenancy.admin_base import ProjectScopedAdmin, request_roles, role_for_project_id
+from evalsite.tenancy.models import (
+    ApiKey,
+    AuditLog,
+    Organization,
+    OrganizationMembership,
+    Project,
+    ProjectMembership,
+)
+from evalsite.tenancy.roles import Role
+
+
+def organization_roles(request) -> dict[str, Role]:
+    if not hasattr(request, "_organization_roles"):
+        request._organization_roles = dict(
+            OrganizationMembership.objects.filter(user=request.user).values_list("organization_id", "role")
+        )
+    return request._organization_roles
+
+
+def organization_ids_at_least(request, minimum: Role) -> list[str]:
+    return [oid for oid, role in organization_roles(request).items() if role >= minimum]
+
+
+class OrganizationScopedAdmin(admin.ModelAdmin):
+    """Organization-level rows: the organization role decides (a project override cannot grant it)."""
+
+    organization_lookup = "organization"
+    view_role = Role.ADMIN
+    change_role = Role.ADMIN
+    delete_role = Role.OWNER
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{f"{self.organization_lookup}__in": organization_ids_at_least(request, self.view_role)})
+
+    def organization_id_of(self, obj):
+        return obj.pk if self.organization_lookup == "pk" else getattr(obj, f"{self.organization_lookup}_id")
+
+    def _allowed(self, request, obj, minimum) -> bool:
+        if request.user.is_superuser:
+            return True
+        if obj is None:
+            return bool(organization_ids_at_least(request, minimum))
+        return organization_roles(request).get(self.organization_id_of(obj), Role.NONE) >= minimum
+
+    def has_module_permission(self, request):
+        return request.user.is_staff and self._allowed(request, None, self.view_role)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request, obj, self.view_role)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request, obj, self.change_role)
+
+    def has_add_permission(self, request):
+        return self._allowed(request, None, self.change_role)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request, obj, self.delete_role)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if not request.user.is_superuser:
+            if db_field.related_model is Organization:
+                kwargs["queryset"] = Organization.objects.filter(
+                    id__in=organization_ids_at_least(request, self.change_role)
+                )
+            elif db_field.related_model is get_user_model():
+                kwargs["queryset"] = visible_users(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+def visible_users(request):
+    """Users a non-superuser admin may pick: members of the organizations they administer.
+
+    Listing every user would leak other tenants' user names; adding a brand-new person to an
+    organization is a superuser's (or the `create_user` command's) job.
+    """
+    return get_user_model().objects.filter(
+        org_memberships__organization_id__in=organization_ids_at_least(request, Role.ADMIN)
+    ).distinct()
+
+
+class RoleCeilingForm(forms.ModelForm):
+    """Nobody grants a role above their own in that place."""
+
+    def clean_role(self):
+        role = self.cleaned_data["role"]
+        ceiling = self.role_ceiling()
+        if role > ceiling:
+            raise forms.ValidationError(f"You cannot grant a role above your own ({Role(ceiling).label})")
+        return role
+
+    def role_ceiling(self) -> Role:
+        return Role.OWNER
+
+
+@admin.register(Organization)
+class OrganizationAdmin(OrganizationScopedAdmin):
+    organization_lookup = "pk"
+    view_role = Role.VIEWER
+    change_role = Role.ADMIN
+    list_display = ["name", "id", "created_at"]
+    search_fields = ["name"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = services.organization_create(name=obj.name, actor=Actor(user=request.user))
+        obj.pk = created.pk
+        obj.created_at = created.created_at
+
+
+class OrganizationMembershipForm(RoleCeilingForm):
+    class Meta:
+        model = OrganizationMembership
+        fields = ["organization", "user", "role"]
+
+    def role_ceiling(self) -> Role:
+        if self.request.user.is_superuser:
+            return Role.OWNER
+        organization = self.cleaned_data.get("organization")
+        return Role(organization_roles(self.request).get(organization.pk if organization else None, Role.NONE))
+
+
+@admin.register(OrganizationMembership)
+class OrganizationMembershipAdmin(OrganizationScopedAdmin):
+    form = OrganizationMembershipForm
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["role"]
+    list_select_related = ["user", "organization"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.request = request
+        return form
+
+    def save_model(self, request, obj, form, change):
+        saved = services.organization_membership_set(
+            organization=obj.organization, user=obj.user, role=obj.role, actor=Actor(user=request.user)
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.membership_delete(membership=obj, actor=Actor(user=request.user))
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(Project)
+class ProjectAdmin(ProjectScopedAdmin):
+    project_lookup = "pk"
+    view_role = Role.VIEWER
+    change_role = Role.ADMIN
+    delete_role = Role.OWNER
+    list_display = ["name", "organization", "id", "created_at"]
+    list_select_related = ["organization"]
+    search_fields = ["name"]
+    readonly_fields = ["id"]
+    fields = ["id", "organization", "name", "metadata", "retention_days"]
+
+    def has_add_permission(self, request, *args):
+        return request.user.is_superuser or bool(organization_ids_at_least(request, Role.ADMIN))
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["id", "organization"] if obj else ["id"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is Organization and not request.user.is_superuser:
+            kwargs["queryset"] = Organization.objects.filter(id__in=organization_ids_at_least(request, Role.ADMIN))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            self.check_project_write(request, obj)
+            obj.save()
+            return
+        if not request.user.is_superuser and obj.organization_id not in organization_ids_at_least(request, Role.ADMIN):
+            raise PermissionDenied("Creating a project needs the ADMIN role in its organization")
+        created = services.project_create(organization=obj.organization, name=obj.name, actor=Actor(user=request.user))
+        obj.pk = created.pk
+
+    def delete_model(self, request, obj):
+        services.project_delete(project=obj, actor=Actor(user=request.user))
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class ProjectMembershipForm(RoleCeilingForm):
+    class Meta:
+        model = ProjectMembership
+        fields = ["project", "user", "role"]
+
+    def role_ceiling(self) -> Role:
+        if self.request.user.is_superuser:
+            return Role.OWNER
+        project = self.cleaned_data.get("project")
+        return role_for_project_id(self.request, project.pk if project else None)
+
+
+@admin.register(ProjectMembership)
+class ProjectMembershipAdmin(ProjectScopedAdmin):
+    form = ProjectMembershipForm
+    view_role = Role.ADMIN
+    change_role = Role.ADMIN
+    list_display = ["user", "project", "role", "created_at"]
+    list_filter = ["role"]
+    list_select_related = ["user", "project__organization"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.request = request
+        return form
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is get_user_model() and not request.user.is_superuser:
+            admin_orgs = Project.objects.filter(id__in=list(request_roles(request))).values("organization_id")
+            kwargs["queryset"] = (
+                get_user_model().objects.filter(org_memberships__organization_id__in=admin_orgs).distinct()
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        self.check_project_write(request, obj)
+        saved = services.project_membership_set(
+            project=obj.project, user=obj.user, role=obj.role, actor=Actor(user=request.user)
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.membership_delete(membership=obj, actor=Actor(user=request.user))
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["project", "note", "role"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ProjectScopedAdmin):
+    form = ApiKeyForm
+    view_role = Role.ADMIN
+    change_role = Role.ADMIN
+    list_display = ["public_key", "project", "note", "role", "display_secret_key", "last_used_at", "revoked_at"]
+    list_filter = ["role"]
+    list_select_related = ["project__organization"]
+    readonly_fields = ["public_key", "display_secret_key", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_selected"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["project", "note", "role"]
+        return ["project", "public_key", "display_secret_key", "note", "role", *self.readonly_fields[2:]]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A key's project and role are fixed at creation: changing them would silently widen access.
+        return [*self.readonly_fields, "project", "role"] if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # keys are revoked, never deleted, so the audit trail keeps pointing at them
+
+    def save_model(self, request, obj, form, change):
+        self.check_project_write(request, obj)
+        if change:
+            obj.save(update_fields=["note"])
+            return
+        created = services.api_key_create(
+            project=obj.project, note=obj.note, role=obj.role, actor=Actor(user=request.user)
+        )
+        obj.pk = created.api_key.pk
+        messages.warning(
+            request,
+            f"Copy the secret key now, it will not be shown again. "
+            f"Public key: {created.public_key} — Secret key: {created.secret_key}",
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke_selected(self, request, queryset):
+        revoked = 0
+        for api_key in queryset.select_related("project__organization"):
+            if role_for_project_id(request, api_key.project_id) >= Role.ADMIN or request.user.is_superuser:
+                services.api_key_revoke(api_key=api_key, actor=Actor(user=request.user))
+                revoked += 1
+        self.message_user(request, f"Revoked {revoked} key(s).")
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ProjectScopedAdmin):
+    view_role = Role.ADMIN
+    list_display = ["created_at", "action", "object_type", "object_id", "actor_user", "actor_api_key", "project"]
+    list_filter = ["action", "object_type"]
+    list_select_related = ["actor_user", "actor_api_key", "project"]
+    search_fields = ["object_id", "action"]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

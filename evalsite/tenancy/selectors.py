@@ -1,0 +1,63 @@
+"""Reads about who may do what. Every role decision in the platform goes through `role_in_project`."""
+
+import hmac
+
+from django.db.models import QuerySet
+
+from evalsite.tenancy.keys import hash_secret
+from evalsite.tenancy.models import ApiKey, OrganizationMembership, Project, ProjectMembership
+from evalsite.tenancy.roles import Role
+
+
+def role_in_project(*, user, project: Project) -> Role:
+    """The effective role: superuser → OWNER; a project override wins; else the organization role."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Role.NONE
+    if user.is_superuser:
+        return Role.OWNER
+    override = ProjectMembership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+    if override is not None:
+        return Role(override)
+    org_role = (
+        OrganizationMembership.objects.filter(organization_id=project.organization_id, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return Role(org_role) if org_role is not None else Role.NONE
+
+
+def roles_by_project(*, user) -> dict[str, Role]:
+    """Every project the user can see (role above NONE), in two queries whatever their number."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return {}
+    if user.is_superuser:
+        return {pid: Role.OWNER for pid in Project.objects.values_list("id", flat=True)}
+    roles: dict[str, Role] = {}
+    org_roles = dict(OrganizationMembership.objects.filter(user=user).values_list("organization_id", "role"))
+    for pid, org_id in Project.objects.filter(organization_id__in=org_roles).values_list("id", "organization_id"):
+        roles[pid] = Role(org_roles[org_id])
+    for pid, role in ProjectMembership.objects.filter(user=user).values_list("project_id", "role"):
+        roles[pid] = Role(role)
+    return {pid: role for pid, role in roles.items() if role > Role.NONE}
+
+
+def project_ids_with_role(*, user, minimum: Role) -> list[str]:
+    return [pid for pid, role in roles_by_project(user=user).items() if role >= minimum]
+
+
+def project_list(*, user, minimum: Role = Role.VIEWER) -> QuerySet[Project]:
+    return Project.objects.filter(id__in=project_ids_with_role(user=user, minimum=minimum)).select_related(
+        "organization"
+    )
+
+
+def api_key_get_by_credentials(*, public_key: str, secret_key: str) -> ApiKey | None:
+    """The active key matching both halves, with its project and organization loaded; else None."""
+    api_key = (
+        ApiKey.objects.select_related("project__organization")
+        .filter(public_key=public_key, revoked_at__isnull=True)
+        .first()
+    )
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_secret(secret_key)):
+        return None
+    return api_key

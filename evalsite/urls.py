@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+import datasets.urls
+import experiments.urls
+import scoring.urls
+import traces.urls
+from evalsite.api.urls import api_urlpatterns
+
+public_api = [
+    *api_urlpatterns,
+    *traces.urls.api_urlpatterns,
+    *scoring.urls.api_urlpatterns,
+    *datasets.urls.api_urlpatterns,
+    *experiments.urls.api_urlpatterns,
+]
+
+project_pages = [
+    *traces.urls.page_urlpatterns,
+    *scoring.urls.page_urlpatterns,
+    *datasets.urls.page_urlpatterns,
+    *experiments.urls.page_urlpatterns,
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/public/", include(public_api)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("projects/<str:project_id>/", include(project_pages)),
+]
