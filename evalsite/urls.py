@@ -3,17 +3,22 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import datasets.urls
+import experiments.prompt_urls
 import experiments.urls
 import scoring.urls
 import traces.urls
 from evalsite.api.urls import api_urlpatterns
+from evalsite.llm import connection_api, price_api
 
 public_api = [
     *api_urlpatterns,
+    *price_api.api_urlpatterns,
+    *connection_api.api_urlpatterns,
     *traces.urls.api_urlpatterns,
     *scoring.urls.api_urlpatterns,
     *datasets.urls.api_urlpatterns,
     *experiments.urls.api_urlpatterns,
+    *experiments.prompt_urls.api_urlpatterns,
 ]
 
 project_pages = [

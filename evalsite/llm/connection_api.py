@@ -1,0 +1,2 @@
+# /api/public/llm-connections: OpenAI-compatible endpoints a project may call.
+api_urlpatterns = []

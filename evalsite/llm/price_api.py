@@ -1,0 +1,2 @@
+# /api/public/models: model price definitions.
+api_urlpatterns = []
