@@ -9,6 +9,7 @@ import scoring.urls
 import traces.urls
 from evalsite.api.urls import api_urlpatterns
 from evalsite.llm import connection_api, price_api
+from evalsite.pages import plotly_js
 
 public_api = [
     *api_urlpatterns,
@@ -34,4 +35,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("projects/<str:project_id>/", include(project_pages)),
+    path("vendor/plotly.min.js", plotly_js, name="plotly-js"),
 ]
