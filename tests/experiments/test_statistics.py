@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 import uuid
@@ -233,6 +234,21 @@ def test_wilcoxon_ignores_unchanged_items_like_scipy_zero_method_wilcox():
     assert result.p_value == pytest.approx(stats.wilcoxon(changed, zero_method="wilcox").pvalue)
     assert result.p_value == pytest.approx(stats.wilcoxon(candidate, baseline, zero_method="wilcox").pvalue)
     assert (result.improved, result.regressed, result.unchanged) == (4, 1, 3)
+
+
+def test_wilcoxon_uses_the_exact_distribution_when_the_changed_items_allow_it():
+    # 30 items, 20 changed by distinct amounts. Handed all 30, scipy would see zeros and fall back to the
+    # normal approximation; the 20 changed items alone qualify for the exact null distribution.
+    baseline = np.zeros(30)
+    candidate = np.zeros(30)
+    candidate[:20] = [i if i % 4 else -i for i in range(1, 21)]
+    changed = candidate[:20]
+
+    result = paired_numeric_test(baseline, candidate)
+
+    exact = stats.wilcoxon(changed, method="exact").pvalue
+    assert result.p_value == pytest.approx(exact)
+    assert exact != pytest.approx(stats.wilcoxon(candidate, baseline, zero_method="wilcox").pvalue)
 
 
 def test_rank_biserial_matches_a_hand_computation_with_ties_and_zeros():
@@ -590,3 +606,23 @@ def test_to_dict_never_contains_nan_infinity_or_numpy_types(result):
     assert_json_safe(data)
     for value in data.values():
         assert value is None or type(value) in (str, bool, int, float)
+
+
+def test_to_dict_turns_non_finite_numbers_into_none():
+    result = dataclasses.replace(
+        paired_boolean_test([True, False], [False, True]),
+        mean_difference=float("nan"),
+        p_value=np.float64("nan"),
+        effect_size=float("inf"),
+        odds_ratio=float("-inf"),
+        ci_low=np.float64(0.25),
+    )
+
+    data = result.to_dict()
+
+    assert_json_safe(data)
+    assert (data["meanDifference"], data["pValue"], data["effectSize"], data["oddsRatio"]) == (None,) * 4
+    assert type(data["ciLow"]) is float
+    mean = statistics.MeanCI(n=2, mean=float("nan"), ci_low=float("-inf"), ci_high=np.float64(1.0)).to_dict()
+    assert mean == {"n": 2, "mean": None, "ciLow": None, "ciHigh": 1.0}
+    assert type(mean["ciHigh"]) is float
