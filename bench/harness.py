@@ -1,0 +1,126 @@
+"""What every benchmark needs: a fresh PostgreSQL database, a project with a key, a gunicorn server.
+
+Benchmarks print figures; they are not pass/fail tests. Run them from the repository root with the
+project's virtualenv, e.g. `.venv/bin/python -m bench.ingest`.
+"""
+
+import base64
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass(frozen=True)
+class Site:
+    base_url: str
+    database_url: str
+    project_id: str
+    public_key: str
+    secret_key: str
+
+    @property
+    def authorization(self) -> str:
+        return "Basic " + base64.b64encode(f"{self.public_key}:{self.secret_key}".encode()).decode()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh_database(name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def manage(database_url: str, *args: str, extra_env: dict | None = None) -> str:
+    env = {**os.environ, "DATABASE_URL": database_url, **(extra_env or {})}
+    return subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def prepare(database_name: str) -> tuple[str, str, str, str]:
+    """Migrate a fresh database and create a project with a key: (database_url, project_id, pk, sk)."""
+    database_url = fresh_database(database_name)
+    manage(database_url, "migrate", "--noinput")
+    org = manage(database_url, "create_organization", "Bench").strip()
+    project_id = manage(database_url, "create_project", "Bench", "--organization", org).strip()
+    env = dict(line.split("=", 1) for line in manage(database_url, "create_api_key", "--project", project_id).split())
+    return database_url, project_id, env["LANGFUSE_PUBLIC_KEY"], env["LANGFUSE_SECRET_KEY"]
+
+
+@contextlib.contextmanager
+def gunicorn_site(database_name: str, *, workers: int = 2, extra_env: dict | None = None):
+    database_url, project_id, pk, sk = prepare(database_name)
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "EVALSITE_SECRET_KEY": "bench",
+           "EVALSITE_ENCRYPTION_KEY": "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=", "LOG_LEVEL": "WARNING",
+           **(extra_env or {})}
+    server = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "evalsite.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--worker-class", "gthread", "--threads", "4", "--log-level", "warning", "--timeout", "120"],
+        cwd=ROOT, env=env,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base_url)
+        yield Site(base_url, database_url, project_id, pk, sk)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_until_up(base_url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base_url}/api/public/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {base_url} did not come up")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def progress(label: str, done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    sys.stderr.write(f"\r{label:<28} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def report(title: str, rows: list[tuple[str, str]]) -> None:
+    print(f"\n{title}")
+    for key, value in rows:
+        print(f"  {key:<40} {value}")
+
+
+def dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,24 @@
+"""OTLP/HTTP trace export decoding and span → Trace/Observation mapping (no Django imports)."""
+
+from .decode import (
+    DEFAULT_MAX_BYTES,
+    InvalidContentType,
+    InvalidPayload,
+    OtlpDecodeError,
+    PayloadTooLarge,
+    SpanRecord,
+    decode_export_request,
+)
+from .mapping import MappedSpan, map_span
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "InvalidContentType",
+    "InvalidPayload",
+    "MappedSpan",
+    "OtlpDecodeError",
+    "PayloadTooLarge",
+    "SpanRecord",
+    "decode_export_request",
+    "map_span",
+]
