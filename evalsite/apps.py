@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class EvalsiteConfig(AppConfig):
+    name = "evalsite"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        import evalsite.api.schema  # noqa: F401  (registers the schema extension)
