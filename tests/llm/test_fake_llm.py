@@ -55,7 +55,11 @@ def test_chat_completion_answers_with_a_valid_openai_body_echoing_the_last_user_
     assert isinstance(completion["created"], int)
     assert completion["model"] == "fake-model"
     assert completion["choices"] == [
-        {"index": 0, "message": {"role": "assistant", "content": "echo: hello there"}, "finish_reason": "stop"}
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "echo: hello there"},
+            "finish_reason": "stop",
+        }
     ]
     usage = completion["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
@@ -148,7 +152,9 @@ def test_usage_counts_words_deterministically(llm):
 
 
 def test_scripted_answer_sets_usage_and_finish_reason(llm):
-    llm.add_rule(contains="long", answer=Answer("cut", prompt_tokens=100, completion_tokens=7, finish_reason="length"))
+    llm.add_rule(
+        contains="long", answer=Answer("cut", prompt_tokens=100, completion_tokens=7, finish_reason="length")
+    )
 
     completion = chat_json(llm, "a long question")
 
@@ -168,13 +174,19 @@ def test_latency_delays_each_answer():
         assert time.monotonic() - started >= 0.1
 
 
-def test_32_requests_with_latency_are_served_concurrently():
+def test_32_requests_with_latency_are_all_in_flight_at_once():
     with FakeLLMServer(latency=0.05) as llm:
-        barrier = threading.Barrier(32)
+        # Each answer waits until all 32 requests are being handled: a server with fewer than 32
+        # workers breaks the barrier (after its timeout) and the requests fail.
+        all_in = threading.Barrier(32, timeout=10)
+
+        def wait_for_all(request):
+            all_in.wait()  # then fall through to the default answer
+
+        llm.hook = wait_for_all
         answers = {}
 
         def call(i):
-            barrier.wait()
             answers[i] = answer_text(chat_json(llm, f"item-{i}"))
 
         threads = [threading.Thread(target=call, args=(i,)) for i in range(32)]
@@ -184,8 +196,7 @@ def test_32_requests_with_latency_are_served_concurrently():
             thread.join()
 
         assert answers == {i: f"echo: item-{i}" for i in range(32)}
-        # A server answering one request at a time would never have two in flight.
-        assert llm.max_concurrency() >= 16
+        assert llm.max_concurrency() == 32
 
 
 def test_sequential_requests_never_overlap(llm):
@@ -262,7 +273,13 @@ def test_hang_keeps_the_client_waiting_past_its_timeout(llm):
     llm.fail_next(hang=5)
 
     with pytest.raises(TimeoutError):
-        request(llm, "POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "x"}]}, timeout=0.2)
+        request(
+            llm,
+            "POST",
+            "/v1/chat/completions",
+            {"model": "m", "messages": [{"role": "user", "content": "x"}]},
+            timeout=0.2,
+        )
     assert chat(llm, "next one is fine")[0] == 200
 
 
@@ -350,7 +367,8 @@ def test_keep_alive_connection_serves_several_requests(llm):
     assert len({r.client_address for r in llm.requests}) == 1
 
 
-def test_server_starts_and_stops_fast_with_idle_and_hanging_connections():
+def test_server_starts_and_stops_fast_and_cleanly_with_idle_and_hanging_connections():
+    threads_before = set(threading.enumerate())
     started = time.monotonic()
     llm = FakeLLMServer().start()
     assert time.monotonic() - started < 0.2
@@ -370,7 +388,14 @@ def test_server_starts_and_stops_fast_with_idle_and_hanging_connections():
     stopping = time.monotonic()
     llm.stop()
     assert time.monotonic() - stopping < 0.2
-    idle.close()
-    hanging.close()
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", port), timeout=1)
+    try:
+        # The handler threads end although both clients still hold their connections open.
+        deadline = time.monotonic() + 1
+        while set(threading.enumerate()) - threads_before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert set(threading.enumerate()) - threads_before == set()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=1)
+    finally:
+        idle.close()
+        hanging.close()

@@ -55,7 +55,9 @@ class RecordedRequest:
     client_address: tuple[str, int]  # the same port for requests on one keep-alive connection
     body: Any  # the decoded JSON body; the raw text when it is not JSON; None when empty
     time: float  # time.monotonic() on arrival
-    finished: float | None = None  # time.monotonic() once answered (None while in flight)
+    # time.monotonic() when the answer was sent, set before its first byte so a client that has the
+    # answer always sees it; None while in flight.
+    finished: float | None = None
     status: int | None = None  # None when no answer was sent (a hang, or the server stopped)
 
     @property
@@ -172,6 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every response carries a Content-Length
     disable_nagle_algorithm = True  # headers and body are separate writes
     server: _HTTPServer
+    recorded: RecordedRequest | None = None
 
     def setup(self):
         super().setup()
@@ -196,6 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_body(status, json.dumps(payload).encode(), headers)
 
     def send_body(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        if self.recorded is not None:
+            self.recorded.status, self.recorded.finished = status, time.monotonic()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -296,7 +301,12 @@ class FakeLLMServer:
             self._failures.extend(spec for _ in range(times))
 
     def fail_when(
-        self, *, contains: str | None = None, regex: str | None = None, times: int | None = None, **failure: Any
+        self,
+        *,
+        contains: str | None = None,
+        regex: str | None = None,
+        times: int | None = None,
+        **failure: Any,
     ) -> None:
         """Fail chat requests whose messages match, ``times`` times (None: always)."""
         spec = _failure(**failure)
@@ -367,37 +377,41 @@ class FakeLLMServer:
             body=body,
             time=time.monotonic(),
         )
+        handler.recorded = request
         with self._lock:
             self._requests.append(request)
         try:
-            request.status = self._respond(handler, request)
+            self._respond(handler, request)
         finally:
-            request.finished = time.monotonic()
+            handler.recorded = None
+            if request.finished is None:
+                request.finished = time.monotonic()
 
-    def _respond(self, handler: _Handler, request: RecordedRequest) -> int | None:
+    def _respond(self, handler: _Handler, request: RecordedRequest) -> None:
         route = (request.method, request.path)
         if route not in (("POST", "/v1/chat/completions"), ("GET", "/v1/models")):
-            return _send_error(handler, 404, f"Unknown route {request.method} {request.path}", "not_found")
+            _send_error(handler, 404, f"Unknown route {request.method} {request.path}", "not_found")
+            return
         if self.api_key is not None and request.headers.get("authorization") != f"Bearer {self.api_key}":
-            return _send_error(handler, 401, "Incorrect API key provided.", "invalid_api_key")
+            _send_error(handler, 401, "Incorrect API key provided.", "invalid_api_key")
+            return
         is_chat = request.path == "/v1/chat/completions"
         if is_chat and not (
             isinstance(request.body, dict) and request.body.get("model") and request.body.get("messages")
         ):
-            return _send_error(handler, 400, "'model' and 'messages' are required.", "invalid_request_error")
+            _send_error(handler, 400, "'model' and 'messages' are required.", "invalid_request_error")
+            return
 
         failure = self._take_failure(request if is_chat else None)
         if self.latency and self._stopping.wait(self.latency):
             handler.close_connection = True
-            return None
-        if failure is not None:
-            return self._send_failure(handler, failure)
-        if not is_chat:
+        elif failure is not None:
+            self._send_failure(handler, failure)
+        elif is_chat:
+            handler.send_json(200, self._completion(request))
+        else:
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake-llm"} for m in self.models]
             handler.send_json(200, {"object": "list", "data": data})
-            return 200
-        handler.send_json(200, self._completion(request))
-        return 200
 
     def _take_failure(self, request: RecordedRequest | None) -> _Failure | None:
         with self._lock:
@@ -410,12 +424,11 @@ class FakeLLMServer:
                         return conditional.failure
             return self._failures.popleft() if self._failures else None
 
-    def _send_failure(self, handler: _Handler, failure: _Failure) -> int | None:
+    def _send_failure(self, handler: _Handler, failure: _Failure) -> None:
         if failure.hang is not None:
             self._stopping.wait(failure.hang)
             handler.close_connection = True  # never answer: the client is expected to time out
-            return None
-        if failure.malformed == "invalid_json":
+        elif failure.malformed == "invalid_json":
             handler.send_body(200, b'{"id": "chatcmpl-broken", "choices": [')
         elif failure.malformed == "missing_choices":
             handler.send_json(200, {"id": "chatcmpl-broken", "object": "chat.completion", "model": "fake"})
@@ -429,8 +442,7 @@ class FakeLLMServer:
                 headers["retry-after-ms"] = str(failure.retry_after_ms)
             message = failure.message or f"Scripted failure with status {failure.status}."
             kind = "rate_limit_exceeded" if failure.status == 429 else "server_error"
-            return _send_error(handler, failure.status, message, kind, headers)
-        return 200
+            _send_error(handler, failure.status, message, kind, headers)
 
     def _completion(self, request: RecordedRequest) -> dict:
         body = request.body
@@ -512,8 +524,6 @@ def _failure(
 
 def _send_error(
     handler: _Handler, status: int, message: str, code: str, headers: dict[str, str] | None = None
-) -> int:
+) -> None:
     error = {"message": message, "type": code, "param": None, "code": code}
     handler.send_json(status, {"error": error}, headers)
-    return status
-
