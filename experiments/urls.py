@@ -1,3 +1,30 @@
+from django.urls import path
+
+from experiments.api import DatasetRunItemViewSet, DatasetRunViewSet, ExperimentItemViewSet, ExperimentViewSet
+from experiments.pages import ExperimentComparePage
+
 # Routes under /api/public/ (no trailing slashes) and under /projects/<project_id>/.
-api_urlpatterns = []
-page_urlpatterns = []
+#
+# Dataset and run names may contain '/', so both use <path:>. The datasets app's legacy
+# `datasets/<name>…` routes come first in evalsite/urls.py but refuse a name ending in a `runs`
+# segment, so "…/runs" and "…/runs/…" reach these. "<a>/runs/<b>" can still split more than one way;
+# DatasetRunViewSet picks the split whose dataset exists.
+api_urlpatterns = [
+    path("experiments", ExperimentViewSet.as_view({"get": "list"}), name="api-experiments"),
+    path("experiments/compare", ExperimentViewSet.as_view({"get": "compare"}), name="api-experiments-compare"),
+    path("experiment-items", ExperimentItemViewSet.as_view({"get": "list"}), name="api-experiment-items"),
+    path(
+        "dataset-run-items",
+        DatasetRunItemViewSet.as_view({"get": "list", "post": "create"}),
+        name="api-dataset-run-items",
+    ),
+    path(
+        "datasets/<path:dataset_name>/runs/<path:run_name>",
+        DatasetRunViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="api-dataset-run",
+    ),
+    path("datasets/<path:dataset_name>/runs", DatasetRunViewSet.as_view({"get": "list"}), name="api-dataset-runs"),
+]
+page_urlpatterns = [
+    path("experiments/compare", ExperimentComparePage.as_view(), name="experiment-compare"),
+]

@@ -1,0 +1,513 @@
+"""The side-by-side comparison of 1–5 experiment runs, optionally against a baseline.
+
+One row per dataset item (matched across runs by the item id, which for local data is the SDK's hash
+of the input), a summary per run, and with a baseline the per-item deltas, the regressed / improved
+classification and a paired test per score (experiments/statistics.py; STATISTICS.md explains them).
+
+Cost: a fixed number of queries (runs, their items, the item traces' scores, the runs' own scores,
+the traces' costs) whatever the number of runs and items; the per-item Python work is a few dict
+operations, and bootstrap resamples shrink as items grow so the page stays fast.
+
+Scores of an item are the scores of its trace (its task observation's and the trace's own). When a
+name was scored more than once on a trace, the latest score counts. A score name is "boolean" when
+every score of that name is BOOLEAN, "numeric" when they are NUMERIC (or a NUMERIC/BOOLEAN mix,
+counted as 0/1), otherwise "categorical" (shown, counted, never tested). Deltas and verdicts read
+"higher is better".
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import numpy as np
+
+from evalsite.tenancy.models import Project
+from experiments import selectors
+from experiments.models import ExperimentRun
+from experiments.statistics import (
+    MeanCI,
+    PairedTestResult,
+    mean_with_ci,
+    pair_scores,
+    paired_boolean_test,
+    paired_numeric_test,
+    percentiles,
+)
+from scoring import selectors as score_selectors
+from traces import selectors as trace_selectors
+
+MAX_RUNS = 5
+ALPHA = 0.05
+METHODS = ("wilcoxon", "bootstrap")
+LATENCY_PERCENTILES = (50, 90, 99)
+# Bootstrap work per call is resamples x items random draws; 2M draws take ~7 ms. Above 200 items the
+# resamples shrink towards 2,000, which still leaves ~50 resamples in each 2.5% tail of the interval.
+_DRAW_BUDGET = 2_000_000
+_MIN_RESAMPLES, _MAX_RESAMPLES = 2_000, 10_000
+
+ScoreKind = Literal["numeric", "boolean", "categorical"]
+
+
+class ComparisonError(ValueError):
+    """A bad request for a comparison; `field` names the parameter to fix."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class RunNotFound(LookupError):
+    def __init__(self, run_ids: list[str]):
+        super().__init__(f"Experiment run not found: {', '.join(run_ids)}")
+        self.run_ids = run_ids
+
+
+@dataclass
+class Cell:
+    """One run's result on one item."""
+
+    output: Any
+    trace_id: str | None
+    latency_ms: float | None
+    cost: Decimal | None
+    error: str | None
+    scores: dict[str, Any]
+
+
+@dataclass
+class Row:
+    key: str
+    linked: bool
+    input: Any
+    expected_output: Any
+    cells: list[Cell | None]  # in the order of Comparison.runs
+    # {candidate run_id: {score name: candidate - baseline}}, only where both runs scored the item.
+    deltas: dict[str, dict[str, float]] = field(default_factory=dict)
+    improved: set[str] = field(default_factory=set)
+    regressed: set[str] = field(default_factory=set)
+    sort_key: tuple = ()
+
+
+@dataclass
+class RunSummary:
+    run: ExperimentRun
+    item_count: int
+    error_count: int
+    scores: dict[str, MeanCI]
+    categories: dict[str, list[tuple[str, int]]]
+    cost_total: Decimal | None
+    cost_mean: Decimal | None
+    cost_n: int
+    latency: dict[str, float | None]
+    run_scores: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        run = self.run
+        return {
+            "id": run.run_id,
+            "name": run.name,
+            "datasetId": run.dataset_id,
+            "source": run.source,
+            "status": run.status,
+            "progress": {"total": run.progress_total, "done": run.progress_done, "failed": run.progress_failed},
+            "itemCount": self.item_count,
+            "errorCount": self.error_count,
+            "cost": {
+                "total": _float(self.cost_total),
+                "mean": _float(self.cost_mean),
+                "n": self.cost_n,
+            },
+            "latencyMs": self.latency,
+            "scores": {name: ci.to_dict() for name, ci in self.scores.items()},
+            "categories": {name: dict(counts) for name, counts in self.categories.items()},
+            "runScores": self.run_scores,
+        }
+
+
+@dataclass
+class ScoreTest:
+    score: str
+    kind: ScoreKind
+    candidate: ExperimentRun
+    result: PairedTestResult | None
+    verdict: str
+    tone: Literal["good", "bad", "neutral", "unsure"]
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "score": self.score,
+            "kind": self.kind,
+            "candidate": self.candidate.run_id,
+            "verdict": self.verdict,
+        }
+        if self.result is not None:
+            data.update(self.result.to_dict())
+        return data
+
+
+@dataclass
+class Comparison:
+    runs: list[ExperimentRun]
+    baseline: ExperimentRun | None
+    method: str
+    score_kinds: dict[str, ScoreKind]
+    rows: list[Row]
+    summaries: list[RunSummary]
+    tests: list[ScoreTest]
+
+    @property
+    def candidates(self) -> list[ExperimentRun]:
+        return [run for run in self.runs if self.baseline is None or run.pk != self.baseline.pk]
+
+    @property
+    def testable_scores(self) -> list[str]:
+        return [name for name, kind in self.score_kinds.items() if kind != "categorical"]
+
+    def filtered_rows(self, status: str | None, score: str | None = None) -> list[Row]:
+        """Rows that regressed / improved against the baseline on `score` (on any score when None)."""
+        if status not in ("regressed", "improved") or self.baseline is None:
+            return self.rows
+        names = {score} if score else None
+
+        def matches(row: Row) -> bool:
+            flagged = row.regressed if status == "regressed" else row.improved
+            return bool(flagged if names is None else flagged & names)
+
+        return [row for row in self.rows if matches(row)]
+
+    def to_dict(self, *, include_items: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "baseline": self.baseline.run_id if self.baseline else None,
+            "candidates": [run.run_id for run in self.candidates],
+            "method": self.method,
+            "alpha": ALPHA,
+            "scores": [{"name": name, "kind": kind} for name, kind in self.score_kinds.items()],
+            "runs": [summary.to_dict() for summary in self.summaries],
+            "tests": [test.to_dict() for test in self.tests],
+        }
+        if include_items:
+            data["items"] = [self._row_dict(row) for row in self.rows]
+        return data
+
+    def _row_dict(self, row: Row) -> dict[str, Any]:
+        runs = {}
+        for run, cell in zip(self.runs, row.cells, strict=True):
+            if cell is not None:
+                runs[run.run_id] = {
+                    "traceId": cell.trace_id,
+                    "scores": cell.scores,
+                    "latencyMs": cell.latency_ms,
+                    "cost": _float(cell.cost),
+                    "error": cell.error,
+                }
+        return {
+            "itemId": row.key,
+            "linkedToDataset": row.linked,
+            "runs": runs,
+            "deltas": row.deltas,
+            "improved": sorted(row.improved),
+            "regressed": sorted(row.regressed),
+        }
+
+
+def parse_run_ids(raw: str | list[str] | None, *, field_name: str = "runs") -> list[str]:
+    """`a,b` or repeated parameters → unique ids in order, 1 to MAX_RUNS of them."""
+    values = raw if isinstance(raw, list) else [raw or ""]
+    ids: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if part and part not in ids:
+                ids.append(part)
+    if not ids:
+        raise ComparisonError(field_name, "name at least one experiment run id")
+    if len(ids) > MAX_RUNS:
+        raise ComparisonError(field_name, f"compare at most {MAX_RUNS} runs, got {len(ids)}")
+    return ids
+
+
+def comparison_build(
+    *,
+    project: Project,
+    run_ids: list[str],
+    baseline_id: str | None = None,
+    method: str = "wilcoxon",
+) -> Comparison:
+    """Build the comparison of the named runs (external ids); raises RunNotFound or ComparisonError."""
+    if method not in METHODS:
+        raise ComparisonError("method", f"must be one of {', '.join(METHODS)}, got {method!r}")
+    if baseline_id is not None and baseline_id not in run_ids:
+        raise ComparisonError("baseline", "the baseline must be one of the compared runs")
+    by_id = selectors.experiment_run_list_by_ids(project=project, run_ids=run_ids)
+    missing = [run_id for run_id in run_ids if run_id not in by_id]
+    if missing:
+        raise RunNotFound(missing)
+    runs = [by_id[run_id] for run_id in run_ids]
+    baseline = by_id[baseline_id] if baseline_id is not None else None
+
+    item_rows = selectors.run_item_rows_for_runs(project=project, runs=runs)
+    trace_ids = sorted({item["trace_id"] for item in item_rows if item["trace_id"]})
+    item_scores, score_kinds = _scores_by_trace(project, trace_ids)
+    run_scores = _run_scores(project, [run.run_id for run in runs])
+    costs = trace_selectors.trace_cost_totals(project=project, trace_ids=trace_ids) if trace_ids else {}
+
+    rows = _rows(runs, item_rows, item_scores, costs)
+    if baseline is not None:
+        _classify(rows, runs, baseline, score_kinds)
+    summaries = [
+        _summary(run, index, rows, score_kinds, run_scores.get(run.run_id, [])) for index, run in enumerate(runs)
+    ]
+    tests = _tests(rows, runs, baseline, score_kinds, method) if baseline is not None else []
+    return Comparison(
+        runs=runs,
+        baseline=baseline,
+        method=method,
+        score_kinds=score_kinds,
+        rows=rows,
+        summaries=summaries,
+        tests=tests,
+    )
+
+
+def _scores_by_trace(project: Project, trace_ids: list[str]) -> tuple[dict, dict[str, ScoreKind]]:
+    """{trace_id: {name: value}} keeping the latest score per name, and each name's kind."""
+    latest: dict[tuple[str, str], Any] = {}
+    types: dict[str, set[str]] = {}
+    if trace_ids:
+        # The selector returns newest first, so the first score seen of a (trace, name) is the latest.
+        for score in score_selectors.score_list_for_traces(project=project, trace_ids=trace_ids):
+            name = score.name
+            seen = types.get(name)
+            if seen is None:
+                types[name] = {score.data_type}
+            elif score.data_type not in seen:
+                seen.add(score.data_type)
+            latest.setdefault((score.trace_id, name), score)
+    kinds = {name: _kind(types[name]) for name in sorted(types)}
+    by_trace: dict[str, dict[str, Any]] = {}
+    for (trace_id, name), score in latest.items():
+        by_trace.setdefault(trace_id, {})[name] = _value(score, kinds[name])
+    return by_trace, kinds
+
+
+def _kind(data_types: set[str]) -> ScoreKind:
+    if data_types == {"BOOLEAN"}:
+        return "boolean"
+    if data_types <= {"NUMERIC", "BOOLEAN"}:
+        return "numeric"
+    return "categorical"
+
+
+def _value(score, kind: ScoreKind) -> Any:
+    if kind == "categorical":
+        if score.string_value is not None:
+            return score.string_value
+        return None if score.value is None else f"{score.value:g}"
+    if score.value is not None and math.isfinite(score.value):
+        number = float(score.value)
+    elif score.data_type == "BOOLEAN" and score.string_value is not None:
+        number = 1.0 if score.string_value.strip().lower() in ("true", "1") else 0.0
+    else:
+        return None
+    return number != 0 if kind == "boolean" else number
+
+
+def _run_scores(project: Project, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Run-level scores (`datasetRunId`), latest per name, in name order."""
+    latest: dict[tuple[str, str], Any] = {}
+    for score in score_selectors.score_list_for_runs(project=project, run_ids=run_ids):  # newest first
+        latest.setdefault((score.dataset_run_id, score.name), score)
+    result: dict[str, list[dict[str, Any]]] = {}
+    for (run_id, name), score in sorted(latest.items()):
+        value: Any = score.string_value if score.data_type in ("CATEGORICAL", "TEXT", "CORRECTION") else score.value
+        if score.data_type == "BOOLEAN" and score.value is not None:
+            value = score.value != 0
+        result.setdefault(run_id, []).append(
+            {"name": name, "value": value, "dataType": score.data_type, "comment": score.comment}
+        )
+    return result
+
+
+def _rows(runs: list[ExperimentRun], item_rows: list[dict], item_scores: dict, costs: dict) -> list[Row]:
+    column = {run.pk: index for index, run in enumerate(runs)}
+    rows: dict[str, Row] = {}
+    never = datetime.max
+    for item in item_rows:
+        key = item["item_key"]
+        row = rows.get(key)
+        linked = item["dataset_item_id"] is not None
+        if row is None:
+            row = rows[key] = Row(
+                key=key,
+                linked=linked,
+                input=item["dataset_item__input"] if linked else item["input"],
+                expected_output=item["dataset_item__expected_output"] if linked else item["expected_output"],
+                cells=[None] * len(runs),
+            )
+        elif linked and not row.linked:
+            row.linked = True
+            row.input, row.expected_output = item["dataset_item__input"], item["dataset_item__expected_output"]
+        trace_id = item["trace_id"]
+        cost = item["cost"] if item["cost"] is not None else costs.get(trace_id)
+        row.cells[column[item["run_id"]]] = Cell(
+            output=item["output"],
+            trace_id=trace_id,
+            latency_ms=item["latency_ms"],
+            cost=cost,
+            error=item["error"],
+            scores=item_scores.get(trace_id, {}) if trace_id else {},
+        )
+        # Dataset order first (item creation), then the earliest run of the item.
+        created = item["dataset_item__created_at"]
+        started = item["started_at"]
+        candidate = (created is None, _naive(created) if created else never, _naive(started) if started else never, key)
+        if not row.sort_key or candidate < row.sort_key:
+            row.sort_key = candidate
+    return sorted(rows.values(), key=lambda row: row.sort_key)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _changed(candidate: float, baseline: float) -> bool:
+    # The same tolerance as statistics._differences: rounding noise is not a change.
+    return not math.isclose(candidate, baseline, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _classify(rows: list[Row], runs: list[ExperimentRun], baseline: ExperimentRun, kinds: dict) -> None:
+    base_column = runs.index(baseline)
+    names = [name for name, kind in kinds.items() if kind != "categorical"]
+    candidates = [(index, run) for index, run in enumerate(runs) if index != base_column]
+    for row in rows:
+        base = row.cells[base_column]
+        if base is None:
+            continue
+        for index, run in candidates:
+            cell = row.cells[index]
+            if cell is None:
+                continue
+            deltas = {}
+            for name in names:
+                before, after = base.scores.get(name), cell.scores.get(name)
+                if before is None or after is None:
+                    continue
+                # A difference within rounding noise is stored as 0: it is no change.
+                delta = float(after) - float(before) if _changed(float(after), float(before)) else 0.0
+                deltas[name] = delta
+                if delta:
+                    (row.improved if delta > 0 else row.regressed).add(name)
+            if deltas:
+                row.deltas[run.run_id] = deltas
+
+
+def _resamples(n: int) -> int:
+    return max(_MIN_RESAMPLES, min(_MAX_RESAMPLES, _DRAW_BUDGET // max(n, 1)))
+
+
+def _summary(
+    run: ExperimentRun, index: int, rows: list[Row], kinds: dict[str, ScoreKind], run_scores: list[dict]
+) -> RunSummary:
+    cells = [row.cells[index] for row in rows if row.cells[index] is not None]
+    scores: dict[str, MeanCI] = {}
+    categories: dict[str, list[tuple[str, int]]] = {}
+    for name, kind in kinds.items():
+        values = [cell.scores[name] for cell in cells if cell.scores.get(name) is not None]
+        if kind == "categorical":
+            categories[name] = Counter(values).most_common()
+        else:
+            data = np.asarray(values, dtype=float)
+            scores[name] = mean_with_ci(data, resamples=_resamples(data.size))
+    costs = [cell.cost for cell in cells if cell.cost is not None]
+    cost_total = sum(costs, Decimal(0)) if costs else None
+    latencies = [cell.latency_ms for cell in cells if cell.latency_ms is not None]
+    return RunSummary(
+        run=run,
+        item_count=len(cells),
+        error_count=sum(1 for cell in cells if cell.error),
+        scores=scores,
+        categories=categories,
+        cost_total=cost_total,
+        cost_mean=cost_total / len(costs) if costs else None,
+        cost_n=len(costs),
+        latency=percentiles(latencies, LATENCY_PERCENTILES),
+        run_scores=run_scores,
+    )
+
+
+def _tests(
+    rows: list[Row], runs: list[ExperimentRun], baseline: ExperimentRun, kinds: dict[str, ScoreKind], method: str
+) -> list[ScoreTest]:
+    base_column = runs.index(baseline)
+    tests = []
+    for index, run in enumerate(runs):
+        if index == base_column:
+            continue
+        for name, kind in kinds.items():
+            if kind == "categorical":
+                tests.append(
+                    ScoreTest(
+                        score=name,
+                        kind=kind,
+                        candidate=run,
+                        result=None,
+                        verdict="categorical score: no paired test; compare the value counts",
+                        tone="unsure",
+                    )
+                )
+                continue
+            before, after = {}, {}
+            for row in rows:
+                base, cell = row.cells[base_column], row.cells[index]
+                if base is not None and cell is not None:
+                    before[row.key], after[row.key] = base.scores.get(name), cell.scores.get(name)
+            paired = pair_scores(before, after)
+            resamples = _resamples(len(paired.item_ids))
+            if kind == "boolean":
+                result = paired_boolean_test(paired.baseline, paired.candidate, resamples=resamples)
+            else:
+                result = paired_numeric_test(paired.baseline, paired.candidate, method=method, resamples=resamples)
+            verdict, tone = verdict_of(result)
+            tests.append(ScoreTest(score=name, kind=kind, candidate=run, result=result, verdict=verdict, tone=tone))
+    return tests
+
+
+def format_p(p: float | None) -> str:
+    """p-values as people read them: two significant digits, and "<0.001" below that."""
+    if p is None:
+        return "n/a"
+    if p < 0.001:
+        return "p<0.001"
+    return f"p={p:.2g}"
+
+
+def verdict_of(result: PairedTestResult) -> tuple[str, Literal["good", "bad", "neutral", "unsure"]]:
+    """The one-line reading of a paired test, and its tone (good / bad / neutral / unsure)."""
+    n = result.n_pairs
+    if n == 0:
+        return "no items scored in both runs", "unsure"
+    if result.too_few:
+        changed = result.improved + result.regressed
+        if result.method != "bootstrap" and changed < n:
+            return f"too few changed items to tell ({changed} of {n} changed)", "unsure"
+        return f"too few items to tell (n={n})", "unsure"
+    if result.p_value is None or result.p_value >= ALPHA:
+        return f"no significant difference ({format_p(result.p_value)})", "neutral"
+    # Wilcoxon tests whether changes lean one way, which the rank-biserial sign tells; the other tests
+    # are about the mean difference.
+    direction = result.effect_size if result.method == "wilcoxon" else result.mean_difference
+    if direction is None or direction == 0:
+        return f"significant, no clear direction ({format_p(result.p_value)})", "neutral"
+    if direction > 0:
+        return f"candidate better ({format_p(result.p_value)})", "good"
+    return f"candidate worse ({format_p(result.p_value)})", "bad"
+
+
+def _float(value: Decimal | float | None) -> float | None:
+    return None if value is None else float(value)

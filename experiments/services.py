@@ -1,0 +1,321 @@
+"""Writes of experiment runs and run items.
+
+SDK runs arrive only as spans (reference §5): the traces ingestion hands every experiment item root
+span (the `experiment-item-task` span) to `experiment_items_record_from_spans`, inside its own
+transaction. Spans come in any order, in any batch, possibly twice; so the merge is defined by
+the data, not by arrival:
+
+- a run is upserted by (project, run id); each of its name, description, metadata, dataset and
+  dataset version comes from the newest span (latest start time) that carries a value for it, so a
+  null never erases a value;
+- a run holds each item once: when the same item arrives again in a run (a re-run with the same run
+  name derives the same run id, so it merges), the span with the latest start time wins, ties broken
+  by observation id so that re-sending a span changes nothing;
+- `started_at` / `finished_at` of the run span its items (min start, max end).
+
+The batch is handled with a fixed number of queries, whatever its size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from datasets.models import DatasetItem
+from evalsite.tenancy.actors import SYSTEM, Actor
+from evalsite.tenancy.models import Project
+from evalsite.tenancy.services import audit_log_record
+from experiments import selectors
+from experiments.models import ExperimentRun, RunItem, RunSource
+
+RUN_ID_MAX = ExperimentRun._meta.get_field("run_id").max_length
+RUN_NAME_MAX = ExperimentRun._meta.get_field("name").max_length
+ITEM_KEY_MAX = RunItem._meta.get_field("item_key").max_length
+# Run attribute ← record key.
+RUN_ATTRIBUTES = {
+    "name": "name",
+    "description": "description",
+    "metadata": "metadata",
+    "dataset_id": "dataset_id",
+    "dataset_version": "item_version",
+}
+RUN_ITEM_SPAN_FIELDS = [
+    "dataset_item",
+    "item_version",
+    "trace_id",
+    "observation_id",
+    "input",
+    "expected_output",
+    "output",
+    "latency_ms",
+    "error",
+    "started_at",
+]
+
+
+def stable_run_id(*, project_id: str, dataset_id: str, run_name: str) -> str:
+    """The SDK's (and upstream's) experiment id of a dataset run: re-runs with one name share it."""
+    payload = json.dumps(
+        ["langfuse-experiment-v1", project_id, dataset_id, run_name], separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def _recency(start: datetime | None, observation_id: str | None) -> tuple:
+    """Orders versions of an item: later start wins; without a start time, any version with one wins."""
+    return (start is not None, start or datetime.min.replace(tzinfo=UTC), observation_id or "")
+
+
+def _newest_first_key(record: dict) -> tuple:
+    return _recency(record.get("start_time"), record.get("observation_id"))
+
+
+def _item_error(record: dict) -> str | None:
+    if record.get("level") != "ERROR":
+        return None
+    return record.get("status_message") or "The task failed"
+
+
+def _latency_ms(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max((end - start).total_seconds() * 1000.0, 0.0)
+
+
+@transaction.atomic
+def experiment_items_record_from_spans(*, project: Project, records: list[dict[str, Any]]) -> None:
+    """Upsert the runs and run items named by experiment item root spans (see the module docstring).
+
+    Each record carries the span's `langfuse.experiment.*` fields (id, name, description, metadata,
+    dataset_id, item_id, item_version, item_metadata, item_root_observation_id,
+    item_expected_output, is_item_root) and trace_id, observation_id, start_time, end_time, input,
+    output, environment; `level` and `status_message`, when present, mark a failed task.
+    """
+    records = [
+        r
+        for r in records
+        if r.get("id")
+        and r.get("item_id")
+        # Ids longer than the columns cannot be stored, and cutting them could merge distinct ones.
+        and len(str(r["id"])) <= RUN_ID_MAX
+        and len(str(r["item_id"])) <= ITEM_KEY_MAX
+        and (r.get("is_item_root") or _is_root_by_ids(r))
+    ]
+    if not records:
+        return
+
+    # Per run and attribute, the newest record that has a value; per (run, item), the newest record.
+    run_values: dict[str, dict[str, tuple[tuple, Any]]] = {}
+    newest_per_item: dict[tuple[str, str], dict] = {}
+    span_per_run: dict[str, tuple[datetime | None, datetime | None]] = {}
+    for record in records:
+        run_id, recency = record["id"], _newest_first_key(record)
+        values = run_values.setdefault(run_id, {})
+        for attribute, key in RUN_ATTRIBUTES.items():
+            value = record.get(key)
+            if attribute == "name" and isinstance(value, str):
+                value = value[:RUN_NAME_MAX]
+            if value not in (None, "") and (attribute not in values or recency > values[attribute][0]):
+                values[attribute] = (recency, value)
+        item_key = (run_id, record["item_id"])
+        if item_key not in newest_per_item or recency > _newest_first_key(newest_per_item[item_key]):
+            newest_per_item[item_key] = record
+        first, last = span_per_run.get(run_id, (None, None))
+        start, end = record.get("start_time"), record.get("end_time") or record.get("start_time")
+        span_per_run[run_id] = (_min(first, start), _max(last, end))
+
+    known_datasets = selectors.dataset_ids_existing(
+        project=project,
+        dataset_ids={values["dataset_id"][1] for values in run_values.values() if "dataset_id" in values},
+    )
+
+    # Create the runs not seen before; a concurrent batch may create the same ones, hence ignore_conflicts.
+    ExperimentRun.objects.bulk_create(
+        [
+            ExperimentRun(project=project, run_id=run_id, name=values.get("name", (None, run_id))[1], source=RunSource.SDK)
+            for run_id, values in run_values.items()
+        ],
+        ignore_conflicts=True,
+    )
+    # Lock the runs (ordered by pk, so concurrent batches cannot deadlock): batches touching the same
+    # run serialise, and each sees the items the previous one committed.
+    runs = {
+        run.run_id: run
+        for run in ExperimentRun.objects.select_for_update()
+        .filter(project=project, run_id__in=list(run_values))
+        .order_by("pk")
+    }
+    latest_item_start = selectors.run_item_latest_starts(project=project, run_pks=[run.pk for run in runs.values()])
+
+    changed_runs = []
+    for run_id, values in run_values.items():
+        run = runs[run_id]
+        if _run_merge(run, values, latest_item_start.get(run.pk), span_per_run[run_id], known_datasets):
+            changed_runs.append(run)
+    if changed_runs:
+        ExperimentRun.objects.bulk_update(changed_runs, [*RUN_ATTRIBUTES, "started_at", "finished_at", "updated_at"])
+
+    dataset_item_pks = selectors.dataset_item_pks_by_item_id(
+        project=project, item_ids={item_id for _, item_id in newest_per_item}
+    )
+    existing = {
+        (item.run_id, item.item_key): item
+        for item in RunItem.objects.filter(
+            project=project, run__in=list(runs.values()), item_key__in={item_id for _, item_id in newest_per_item}
+        )
+    }
+    to_create, to_update = [], []
+    now = timezone.now()
+    for (run_id, item_id), record in newest_per_item.items():
+        run = runs[run_id]
+        current = existing.get((run.pk, item_id))
+        if current is not None and _newest_first_key(record) < _recency(current.started_at, current.observation_id):
+            continue  # an older span of an item the run already holds in a newer version
+        item = current or RunItem(project=project, run=run, item_key=item_id)
+        item.dataset_item_id = dataset_item_pks.get(item_id)
+        item.item_version = record.get("item_version")
+        item.trace_id = record.get("trace_id")
+        item.observation_id = record.get("observation_id")
+        item.input = record.get("input")
+        item.expected_output = record.get("item_expected_output")
+        item.output = record.get("output")
+        item.latency_ms = _latency_ms(record.get("start_time"), record.get("end_time"))
+        item.error = _item_error(record)
+        item.started_at = record.get("start_time")
+        item.updated_at = now
+        (to_update if current is not None else to_create).append(item)
+    if to_create:
+        RunItem.objects.bulk_create(to_create)
+    if to_update:
+        RunItem.objects.bulk_update(to_update, [*RUN_ITEM_SPAN_FIELDS, "updated_at"])
+
+
+def _is_root_by_ids(record: dict) -> bool:
+    return bool(record.get("observation_id")) and record.get("observation_id") == record.get(
+        "item_root_observation_id"
+    )
+
+
+def _run_merge(
+    run: ExperimentRun,
+    values: dict[str, tuple[tuple, Any]],
+    latest_known_start: datetime | None,
+    time_span: tuple[datetime | None, datetime | None],
+    known_datasets: set[str],
+) -> bool:
+    """Fold a batch's newest attribute values into a run; True when something changed.
+
+    A value replaces the stored one when the span it came from is at least as new as the run's
+    newest stored item, or when nothing is stored yet.
+    """
+    fields = [*RUN_ATTRIBUTES, "started_at", "finished_at"]
+    before = [getattr(run, field) for field in fields]
+    for attribute, (recency, value) in values.items():
+        if attribute == "dataset_id" and value not in known_datasets:
+            continue  # not one of this project's datasets: never linked
+        start = recency[1] if recency[0] else None
+        newest = latest_known_start is None or start is None or start >= latest_known_start
+        if newest or getattr(run, attribute) is None:
+            setattr(run, attribute, value)
+    run.started_at = _min(run.started_at, time_span[0])
+    run.finished_at = _max(run.finished_at, time_span[1])
+    if [getattr(run, field) for field in fields] == before:
+        return False
+    run.updated_at = timezone.now()
+    return True
+
+
+def _min(a, b):
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _max(a, b):
+    return b if a is None else a if b is None else max(a, b)
+
+
+@transaction.atomic
+def dataset_run_item_link(
+    *,
+    project: Project,
+    dataset_item: DatasetItem,
+    run_name: str,
+    run_description: str | None = None,
+    metadata: Any = None,
+    trace_id: str,
+    observation_id: str | None = None,
+    dataset_version: datetime | None = None,
+    created_at: datetime | None = None,
+) -> RunItem:
+    """The legacy `POST /dataset-run-items` (SDK v2–v4 `item.link()`): put a trace into a named run.
+
+    The run is the dataset's run of that name, or a new one with the id the v5 SDK would derive, so
+    legacy links and v5 spans of one run name land in one run. A run holds an item once: linking it
+    again points it at the new trace.
+    """
+    dataset = dataset_item.dataset
+    run = selectors.experiment_run_list_by_name(project=project, dataset=dataset, name=run_name).first()
+    if run is None:
+        run, _ = ExperimentRun.objects.get_or_create(
+            project=project,
+            run_id=stable_run_id(project_id=project.pk, dataset_id=dataset.pk, run_name=run_name),
+            defaults={"name": run_name, "dataset": dataset, "source": RunSource.SDK},
+        )
+    # The same lock as span ingestion takes: writers of one run's items go one at a time.
+    run = ExperimentRun.objects.select_for_update().get(pk=run.pk)
+    started = created_at or timezone.now()
+    changed = False
+    if run.dataset_id is None:
+        run.dataset, changed = dataset, True
+    if run_description is not None and run.description != run_description:
+        run.description, changed = run_description, True
+    if metadata is not None and run.metadata != metadata:
+        run.metadata, changed = metadata, True
+    if dataset_version is not None and run.dataset_version != dataset_version:
+        run.dataset_version, changed = dataset_version, True
+    if run.started_at is None or started < run.started_at:
+        run.started_at, changed = started, True
+    if run.finished_at is None or started > run.finished_at:
+        run.finished_at, changed = started, True
+    if changed:
+        run.save()
+
+    item, _ = RunItem.objects.update_or_create(
+        project=project,
+        run=run,
+        item_key=dataset_item.item_id,
+        defaults={
+            "dataset_item": dataset_item,
+            "item_version": dataset_version,
+            "trace_id": trace_id,
+            "observation_id": observation_id,
+            "input": dataset_item.input,
+            "expected_output": dataset_item.expected_output,
+            "started_at": started,
+        },
+    )
+    return item
+
+
+@transaction.atomic
+def experiment_run_delete(*, project: Project, runs: list[ExperimentRun], actor: Actor = SYSTEM) -> int:
+    """Delete runs and their items (scores stay: they belong to their traces). Audited; returns the count."""
+    for run in runs:
+        if run.project_id != project.pk:
+            raise ValueError("run of another project")
+        audit_log_record(
+            actor=actor,
+            action="experiment_run.delete",
+            obj=run,
+            organization=project.organization,
+            project=project,
+            run_id=run.run_id,
+            name=run.name,
+        )
+    deleted = ExperimentRun.objects.filter(project=project, pk__in=[run.pk for run in runs]).delete()
+    return deleted[1].get(ExperimentRun._meta.label, 0)
+
