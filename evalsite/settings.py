@@ -93,7 +93,9 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'evalsite.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Persistent connections in production; none under pytest, where live-server threads would
+# otherwise keep sessions open and block dropping the test database.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0 if "pytest" in sys.modules else 60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the worker read while the other writes; IMMEDIATE transactions
     # take the write lock up front, so two writers queue instead of failing with "database is locked".
@@ -174,6 +176,11 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# Platform experiment runs: a worker renews its lease at least this often (seconds) or the run is
+# presumed abandoned; each worker cluster sweeps for abandoned runs every EVALSITE_RUN_SWEEP_SECONDS.
+EVALSITE_RUN_LEASE_SECONDS = int(os.environ.get("EVALSITE_RUN_LEASE_SECONDS", 30))
+EVALSITE_RUN_SWEEP_SECONDS = float(os.environ.get("EVALSITE_RUN_SWEEP_SECONDS", 10))
 
 LOGGING = {
     "version": 1,

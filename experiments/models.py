@@ -43,6 +43,11 @@ class ExperimentRun(models.Model):
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Platform runs: the worker executing the run holds a lease it renews while working. A run
+    # whose lease has expired is claimed by the next worker and resumes (experiments/RUNNER.md).
+    lease_token = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    total_cost = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -91,6 +96,9 @@ class RunItem(models.Model):
         ]
         indexes = [models.Index(fields=["project", "trace_id"], name="runitem_trace")]
 
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.item_key}"
+
 
 class PromptType(models.TextChoices):
     TEXT = "text"
@@ -135,3 +143,6 @@ class PromptLabel(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "name", "label"], name="promptlabel_unique_per_name"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.label}"
