@@ -4,6 +4,10 @@ Observations and scores refer to their trace by the external id, not a foreign k
 scores arrive in any order, and a child may be stored before its parent or trace exists.
 """
 
+# Text columns are nullable on purpose: NULL is "not provided", which the merge rules of
+# ingestion (traces/INGESTION.md) and the API's optional fields distinguish from "".
+# ruff: noqa: DJ001
+
 from django.db import models
 
 from evalsite.tenancy.models import Project
@@ -46,6 +50,11 @@ class Trace(models.Model):
     bookmarked = models.BooleanField(default=False)
     # Start of the root span (or of the earliest span until the root arrives).
     timestamp = models.DateTimeField()
+    # Bookkeeping for order-independent merges (traces/INGESTION.md): the root span that set
+    # `timestamp` (and the derived name/input/output), and which of name/input/output were set
+    # explicitly rather than derived from that root span.
+    root_observation_id = models.CharField(max_length=128, null=True, blank=True)
+    explicit_fields = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

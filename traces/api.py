@@ -1,0 +1,364 @@
+"""Ingestion (OTLP, legacy batch) and reads of traces, observations, sessions and daily metrics."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.response import Response
+
+from evalsite.api.errors import PayloadTooLarge
+from evalsite.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PagePagination, positive_int_param
+from evalsite.api.viewsets import ProjectScopedViewSet
+from evalsite.tenancy.actors import Actor
+from evalsite.tenancy.roles import Role
+from scoring.selectors import score_list_for_traces
+from scoring.serializers import ScoreSerializer
+from traces import otlp
+from traces.filters import observation_filter_q, parse_filter
+from traces.models import Observation, Trace
+from traces.selectors import (
+    TraceStats,
+    daily_metrics,
+    observation_get,
+    observation_list,
+    observations_for_traces,
+    session_get,
+    session_list,
+    trace_context,
+    trace_get,
+    trace_list,
+    trace_stats,
+)
+from traces.serializers import (
+    OBSERVATION_V2_DEFAULT_GROUPS,
+    TRACE_FIELD_GROUPS,
+    DailyMetricsQuerySerializer,
+    ObservationListQuerySerializer,
+    ObservationSerializer,
+    ObservationV2QuerySerializer,
+    SessionListQuerySerializer,
+    TraceDeleteSerializer,
+    TraceListQuerySerializer,
+    TraceSerializer,
+    TraceWithDetailsSerializer,
+    daily_metrics_row,
+    observation_v2,
+    session_row,
+)
+from traces.services import ingestion_batch_ingest, spans_ingest, traces_delete
+
+
+def request_body(request) -> bytes:
+    """The raw body, refused with a 413 above the configured limit (EVALSITE_MAX_BODY_BYTES)."""
+    try:
+        return request.body
+    except RequestDataTooBig:
+        raise PayloadTooLarge(
+            f"Request body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; send smaller batches"
+        ) from None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+# --- ingestion ------------------------------------------------------------------------------
+
+
+class OtlpTraceViewSet(ProjectScopedViewSet):
+    """`POST /otel/v1/traces`: OTLP/HTTP trace export, protobuf (gzip or plain) or OTLP/JSON.
+
+    The body is read raw (any content type reaches the view, so a wrong one gets our 400, not
+    DRF's 415), decoded, mapped and stored before the answer: a 200 means durably stored.
+    """
+
+    queryset = Trace.objects.all()
+    required_roles = {"create": Role.MEMBER}
+
+    @extend_schema(
+        request={"application/x-protobuf": OpenApiTypes.BINARY, "application/json": OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT},
+        description="OTLP ExportTraceServiceRequest; empty protobuf answer for protobuf requests, {} for JSON.",
+    )
+    def create(self, request):
+        content_type = request.META.get("CONTENT_TYPE", "")
+        body = request_body(request)
+        try:
+            records = otlp.decode_export_request(
+                body,
+                content_type,
+                request.META.get("HTTP_CONTENT_ENCODING"),
+                max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+            )
+        except otlp.PayloadTooLarge as error:
+            raise PayloadTooLarge(str(error)) from None
+        except otlp.InvalidContentType:
+            raise ParseError(
+                f"Invalid content type {content_type!r}: send application/x-protobuf or application/json"
+            ) from None
+        except otlp.OtlpDecodeError as error:
+            raise ParseError(f"Invalid OTLP payload: {error}") from None
+        if records:
+            spans_ingest(project=self.project, spans=[otlp.map_span(record) for record in records])
+        if "protobuf" in content_type:
+            # An empty ExportTraceServiceResponse serialises to zero bytes.
+            return HttpResponse(b"", content_type="application/x-protobuf")
+        return Response({})
+
+
+class IngestionViewSet(ProjectScopedViewSet):
+    """`POST /ingestion`: the legacy batch; always 207 with per-event successes and errors."""
+
+    queryset = Trace.objects.all()
+    required_roles = {"create": Role.MEMBER}
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={207: OpenApiTypes.OBJECT})
+    def create(self, request):
+        try:
+            document = json.loads(request_body(request) or b"null", parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            raise ParseError("Invalid JSON body") from None
+        if not isinstance(document, dict) or not isinstance(document.get("batch"), list):
+            raise ValidationError({"batch": ["is required: an array of ingestion events"]})
+        result = ingestion_batch_ingest(
+            project=self.project, events=document["batch"], actor=Actor.from_request(request)
+        )
+        return Response({"successes": result.successes, "errors": result.errors}, status=status.HTTP_207_MULTI_STATUS)
+
+
+# --- traces ---------------------------------------------------------------------------------
+
+
+class TraceViewSet(ProjectScopedViewSet):
+    """`/traces`: list (page pagination, filters), get one with observations and scores, delete."""
+
+    queryset = Trace.objects.all()
+    serializer_class = TraceWithDetailsSerializer
+
+    @extend_schema(parameters=[TraceListQuerySerializer])
+    def list(self, request):
+        query = TraceListQuerySerializer(data=_query_dict(request, lists=("tags", "environment")))
+        query.is_valid(raise_exception=True)
+        groups = query.validated_data.get("fields")
+        groups = set(groups) if groups else None
+        traces = self.paginate_queryset(trace_list(project=self.project, **query.selector_filters()))
+        trace_ids = [trace.trace_id for trace in traces]
+        wanted = set(TRACE_FIELD_GROUPS) if groups is None else groups
+        stats = (
+            trace_stats(project=self.project, trace_ids=trace_ids)
+            if trace_ids and wanted & {"observations", "metrics"}
+            else {}
+        )
+        score_ids: dict[str, list[str]] = {}
+        if trace_ids and "scores" in wanted:
+            for score in score_list_for_traces(project=self.project, trace_ids=trace_ids):
+                score_ids.setdefault(score.trace_id, []).append(score.score_id)
+        context = {"stats": stats, "score_ids": score_ids, "groups": groups}
+        return self.get_paginated_response(TraceWithDetailsSerializer(traces, many=True, context=context).data)
+
+    def retrieve(self, request, trace_id):
+        trace = trace_get(project=self.project, trace_id=trace_id)
+        if trace is None:
+            raise NotFound(f"Trace not found: {trace_id}")
+        observations = observations_for_traces(project=self.project, trace_ids=[trace_id]).get(trace_id, [])
+        scores = score_list_for_traces(project=self.project, trace_ids=[trace_id])
+        stats = TraceStats()
+        for observation in observations:
+            stats.observation_ids.append(observation.observation_id)
+            end = observation.end_time or observation.start_time
+            stats.start = observation.start_time if stats.start is None else min(stats.start, observation.start_time)
+            stats.end = end if stats.end is None else max(stats.end, end)
+            stats.total_cost += observation.total_cost or 0
+        context = {"stats": {trace_id: stats}, "score_ids": {}, "groups": None}
+        data = TraceWithDetailsSerializer(trace, context=context).data
+        data["observations"] = ObservationSerializer(observations, many=True).data
+        summaries = {trace_id: {"user_id": trace.user_id, "tags": trace.tags, "environment": trace.environment}}
+        data["scores"] = ScoreSerializer(scores, many=True, context={"trace_summaries": summaries}).data
+        return Response(data)
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def destroy(self, request, trace_id):
+        if not traces_delete(project=self.project, trace_ids=[trace_id], actor=Actor.from_request(request)):
+            raise NotFound(f"Trace not found: {trace_id}")
+        return Response({"message": "Trace deleted successfully"})
+
+    @extend_schema(request=TraceDeleteSerializer, responses={200: OpenApiTypes.OBJECT}, operation_id="traces_delete_multiple")
+    def destroy_many(self, request):
+        body = TraceDeleteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        deleted = traces_delete(
+            project=self.project, trace_ids=body.validated_data["traceIds"], actor=Actor.from_request(request)
+        )
+        return Response({"message": f"{deleted} traces deleted"})
+
+
+# --- observations ---------------------------------------------------------------------------
+
+
+class ObservationViewSet(ProjectScopedViewSet):
+    """`/observations` (v1): page pagination, newest first."""
+
+    queryset = Observation.objects.all()
+    serializer_class = ObservationSerializer
+
+    @extend_schema(parameters=[ObservationListQuerySerializer])
+    def list(self, request):
+        query = ObservationListQuerySerializer(data=_query_dict(request, lists=("environment",)))
+        query.is_valid(raise_exception=True)
+        observations = observation_list(project=self.project, **query.selector_filters()).order_by(
+            "-start_time", "-id"
+        )
+        page = self.paginate_queryset(observations)
+        return self.get_paginated_response(ObservationSerializer(page, many=True).data)
+
+    def retrieve(self, request, observation_id):
+        observation = observation_get(project=self.project, observation_id=observation_id)
+        if observation is None:
+            raise NotFound(f"Observation not found: {observation_id}")
+        return Response(ObservationSerializer(observation).data)
+
+
+class ObservationV2ViewSet(ProjectScopedViewSet):
+    """`/v2/observations`: newest first, keyset cursor over (start time, row id), field groups."""
+
+    queryset = Observation.objects.all()
+    pagination_class = None
+
+    @extend_schema(
+        parameters=[
+            ObservationV2QuerySerializer,
+            OpenApiParameter("limit", int, description=f"1–{MAX_LIMIT}, default {DEFAULT_LIMIT}"),
+            OpenApiParameter("cursor", str, description="meta.cursor of the previous page"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def list(self, request):
+        limit = positive_int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        query = ObservationV2QuerySerializer(data=_query_dict(request, lists=("environment",)))
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        groups = set(data.get("fields") or OBSERVATION_V2_DEFAULT_GROUPS) | {"core"}
+        if data.get("filter"):
+            # The structured filter takes precedence over the single-value filters (as upstream).
+            observations = observation_list(project=self.project).filter(
+                observation_filter_q(project=self.project, conditions=parse_filter(data["filter"]))
+            )
+        else:
+            observations = observation_list(project=self.project, **query.selector_filters())
+            if data.get("isRootObservation") is not None:
+                observations = observations.filter(parent_observation_id__isnull=data["isRootObservation"])
+        before = _decode_cursor(request.query_params.get("cursor"))
+        if before is not None:
+            moment, row_id = before
+            observations = observations.filter(start_time__lte=moment).exclude(start_time=moment, id__gte=row_id)
+        rows = list(observations.order_by("-start_time", "-id")[: limit + 1])
+        page = rows[:limit]
+        cursor = _encode_cursor(page[-1]) if len(rows) > limit else None
+        needs_trace = bool(groups & {"basic", "trace_context"})
+        traces = trace_context(project=self.project, trace_ids={o.trace_id for o in page}) if needs_trace and page else {}
+        expand = {key.strip() for key in (data.get("expandMetadata") or "").split(",") if key.strip()}
+        items = [
+            observation_v2(observation, groups=groups, trace=traces.get(observation.trace_id), expand_metadata=expand)
+            for observation in page
+        ]
+        return Response({"data": items, "meta": {"cursor": cursor}})
+
+
+def _encode_cursor(observation: Observation) -> str:
+    raw = json.dumps([observation.start_time.isoformat(), observation.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    if not cursor:
+        return None
+    try:
+        moment, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        parsed = datetime.fromisoformat(moment)
+        if not isinstance(row_id, int) or parsed.tzinfo is None:
+            raise ValueError(cursor)
+        return parsed, row_id
+    except (binascii.Error, ValueError, TypeError):
+        raise ValidationError({"cursor": ["is not a cursor returned by this endpoint"]}) from None
+
+
+# --- sessions and metrics -------------------------------------------------------------------
+
+
+class SessionViewSet(ProjectScopedViewSet):
+    """`/sessions`: the session ids of the project's traces, newest first; one with its traces."""
+
+    queryset = Trace.objects.all()
+
+    @extend_schema(parameters=[SessionListQuerySerializer], responses={200: OpenApiTypes.OBJECT}, operation_id="sessions_list")
+    def list(self, request):
+        query = SessionListQuerySerializer(data=_query_dict(request, lists=("environment",)))
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        sessions = session_list(
+            project=self.project,
+            from_timestamp=data.get("fromTimestamp"),
+            to_timestamp=data.get("toTimestamp"),
+            environments=data.get("environment"),
+        )
+        page = self.paginate_queryset(sessions)
+        return self.get_paginated_response([session_row(row, self.project.pk) for row in page])
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def retrieve(self, request, session_id):
+        found = session_get(project=self.project, session_id=session_id)
+        if found is None:
+            raise NotFound(f"Session not found: {session_id}")
+        session, traces = found
+        return Response(
+            {
+                "id": session.id,
+                "createdAt": session.created_at,
+                "projectId": session.project_id,
+                "environment": session.environment,
+                "traces": TraceSerializer(traces, many=True).data,
+            }
+        )
+
+
+class _Sized(list):
+    """A list the page paginator can count (it calls `.count()` like on a queryset)."""
+
+    def count(self, *args):
+        return len(self)
+
+
+class DailyMetricsViewSet(ProjectScopedViewSet):
+    """`/metrics/daily`: per day, newest first, page pagination over days."""
+
+    queryset = Trace.objects.all()
+    pagination_class = PagePagination
+
+    @extend_schema(parameters=[DailyMetricsQuerySerializer], responses={200: OpenApiTypes.OBJECT})
+    def list(self, request):
+        query = DailyMetricsQuerySerializer(data=_query_dict(request, lists=("tags", "environment")))
+        query.is_valid(raise_exception=True)
+        days = daily_metrics(project=self.project, **query.selector_filters())
+        page = self.paginate_queryset(_Sized(days))
+        return self.get_paginated_response([daily_metrics_row(day) for day in page])
+
+
+def _query_dict(request, *, lists: tuple[str, ...]) -> dict:
+    """Query parameters for an input serializer: repeated keys (`?tags=a&tags=b`) for list
+    fields, the last value for the others."""
+    params = request.query_params
+    data = {key: params.get(key) for key in params}
+    for key in lists:
+        if key in params:
+            data[key] = params.getlist(key)
+    return data
