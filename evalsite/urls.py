@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import datasets.urls
 import experiments.prompt_urls
+import experiments.run_urls
 import experiments.urls
 import scoring.urls
 import traces.urls
@@ -18,6 +19,7 @@ public_api = [
     *traces.urls.api_urlpatterns,
     *scoring.urls.api_urlpatterns,
     *datasets.urls.api_urlpatterns,
+    *experiments.run_urls.api_urlpatterns,
     *experiments.urls.api_urlpatterns,
     *experiments.prompt_urls.api_urlpatterns,
 ]

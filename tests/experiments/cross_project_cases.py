@@ -29,3 +29,22 @@ CASES = [
     ),
     CrossProjectCase(pattern="api/public/datasets/<path:dataset_name>/runs", make=make_dataset),
 ]
+
+
+def make_platform_run(project):
+    run = ExperimentRunFactory(project=project, status="queued", source="PLATFORM")
+    return {"run_id": run.run_id}
+
+
+def platform_run_untouched(project, kwargs):
+    return ExperimentRun.objects.filter(project=project, run_id=kwargs["run_id"], status="queued").exists()
+
+
+CASES += [
+    CrossProjectCase(pattern="api/public/experiments/runs/<str:run_id>", make=make_platform_run),
+    CrossProjectCase(
+        pattern="api/public/experiments/runs/<str:run_id>/cancel",
+        make=make_platform_run,
+        still_there=platform_run_untouched,
+    ),
+]

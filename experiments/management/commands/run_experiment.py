@@ -1,0 +1,104 @@
+"""Start a platform experiment run from the command line and follow it with a progress bar."""
+
+import json
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from rest_framework.exceptions import APIException
+
+from evalsite.api.errors import flatten_detail
+from evalsite.management.commands._options import find_project
+from experiments.models import ExperimentRun, RunStatus
+from experiments.run_services import experiment_run_start
+from experiments.runner import run_execute
+
+FINISHED = {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED}
+
+
+def parse_parameter(text: str) -> tuple[str, object]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise CommandError(f"--param takes key=value, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a prompt version × model over a dataset. By default the run is queued for the workers and "
+        "this command shows its progress; --here executes it in this process instead."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", required=True, help="project id or name")
+        parser.add_argument("--dataset", required=True)
+        parser.add_argument("--run-name", required=True)
+        parser.add_argument("--prompt", required=True, help="prompt name")
+        version = parser.add_mutually_exclusive_group()
+        version.add_argument("--prompt-version", type=int)
+        version.add_argument("--prompt-label")
+        parser.add_argument("--provider", required=True, help="LLM connection name")
+        parser.add_argument("--model", required=True)
+        parser.add_argument("--param", action="append", default=[], help="model parameter key=value (repeatable)")
+        parser.add_argument("--concurrency", type=int, default=8)
+        parser.add_argument("--here", action="store_true", help="execute in this process instead of a worker")
+        parser.add_argument("--no-wait", action="store_true", help="queue the run and return at once")
+
+    def handle(self, *args, **o):
+        project = find_project(o["project"])
+        try:
+            run = experiment_run_start(
+                project=project,
+                dataset_name=o["dataset"],
+                run_name=o["run_name"],
+                prompt_name=o["prompt"],
+                prompt_version=o["prompt_version"],
+                prompt_label=o["prompt_label"],
+                provider=o["provider"],
+                model=o["model"],
+                model_parameters=dict(parse_parameter(p) for p in o["param"]),
+                concurrency=o["concurrency"],
+                enqueue=not o["here"],
+            )
+        except APIException as error:
+            raise CommandError("; ".join(flatten_detail(error.detail))) from None
+        self.stdout.write(f"run {run.run_id} ({run.progress_total} items)")
+        if o["no_wait"]:
+            return
+        if o["here"]:
+            # The bar is drawn by a thread while this one executes the run.
+            import threading
+
+            watcher = threading.Thread(target=self.follow, args=(run.pk,), daemon=True)
+            watcher.start()
+            run_execute(run_pk=run.pk)
+            watcher.join(timeout=5)
+        else:
+            self.follow(run.pk)
+        run.refresh_from_db()
+        self.stdout.write(f"{run.status}: {run.progress_done - run.progress_failed} succeeded, "
+                          f"{run.progress_failed} failed, cost {run.total_cost or 0}")
+        if run.status != RunStatus.COMPLETED:
+            raise CommandError(run.error or f"run {run.status}")
+
+    def follow(self, run_pk: int) -> None:
+        while True:
+            run = ExperimentRun.objects.get(pk=run_pk)
+            self.draw(run)
+            if run.status in FINISHED:
+                sys.stderr.write("\n")
+                return
+            time.sleep(0.5)
+
+    def draw(self, run: ExperimentRun) -> None:
+        width = 30
+        total = run.progress_total or 1
+        filled = int(width * run.progress_done / total)
+        sys.stderr.write(
+            f"\r{run.name[:24]:<24} [{'#' * filled}{'.' * (width - filled)}] "
+            f"{run.progress_done}/{run.progress_total} failed {run.progress_failed} {run.status:<9}"
+        )
+        sys.stderr.flush()
