@@ -1,13 +1,18 @@
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
-from evalsite.tenancy.models import Project, new_id
+from evalsite.tenancy.models import ApiKey, Project, new_id
+
+# Nullable text fields below are deliberate (DJ001): the Langfuse API distinguishes null ("not
+# set") from "", and returns what it was given.
 
 
 class Dataset(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
     name = models.CharField(max_length=500, help_text="Unique in the project; may contain '/' (folders)")
-    description = models.TextField(null=True, blank=True)
+    description = models.TextField(null=True, blank=True)  # noqa: DJ001
     metadata = models.JSONField(null=True, blank=True)
     input_schema = models.JSONField(null=True, blank=True)
     expected_output_schema = models.JSONField(null=True, blank=True)
@@ -38,17 +43,22 @@ class DatasetItem(models.Model):
     input = models.JSONField(null=True, blank=True)
     expected_output = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(null=True, blank=True)
-    source_trace_id = models.CharField(max_length=128, null=True, blank=True)
-    source_observation_id = models.CharField(max_length=128, null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    source_trace_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    source_observation_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    # Set by the services, not auto_now: `updated_at` equals the `valid_from` of the item's newest
+    # revision, so the `version` the API shows for an item is a version it can be read back at.
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["created_at", "id"]
+        ordering = ["created_at", "item_id"]
         constraints = [models.UniqueConstraint(fields=["project", "item_id"], name="datasetitem_id_unique")]
         indexes = [
-            models.Index(fields=["project", "dataset", "status", "created_at"], name="datasetitem_listing"),
+            # The list order (created_at, item_id) in full: items created together (an import batch)
+            # share created_at, and paging through them must not sort the dataset on every page.
+            models.Index(fields=["project", "dataset", "status", "created_at", "item_id"], name="datasetitem_list_order"),
             models.Index(fields=["project", "source_trace_id"], name="datasetitem_source_trace"),
+            models.Index(fields=["project", "source_observation_id"], name="datasetitem_source_obs"),
         ]
 
     def __str__(self) -> str:
@@ -71,8 +81,8 @@ class DatasetItemRevision(models.Model):
     input = models.JSONField(null=True, blank=True)
     expected_output = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(null=True, blank=True)
-    source_trace_id = models.CharField(max_length=128, null=True, blank=True)
-    source_observation_id = models.CharField(max_length=128, null=True, blank=True)
+    source_trace_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    source_observation_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     item_created_at = models.DateTimeField()
 
     class Meta:
@@ -80,3 +90,75 @@ class DatasetItemRevision(models.Model):
             models.Index(fields=["project", "dataset", "item_id", "valid_from"], name="itemrevision_lookup"),
             models.Index(fields=["project", "dataset", "valid_from"], name="itemrevision_versions"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} @ {self.valid_from.isoformat()}"
+
+
+class ImportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSONL = "jsonl", "JSON Lines"
+
+
+class ImportMode(models.TextChoices):
+    SKIP_INVALID = "skip_invalid", "Add the valid rows, report the invalid ones"
+    ALL_OR_NOTHING = "all_or_nothing", "Add nothing if any row is invalid"
+
+
+class CellFormat(models.TextChoices):
+    TEXT = "text", "Cells are text"
+    JSON = "json", "Cells holding JSON are parsed (empty cell = null)"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ImportJob(models.Model):
+    """One upload of a CSV or JSONL file into a dataset, run by `datasets.tasks.run_import`.
+
+    The file lives in `content` so any worker on any machine can read it (no shared disk), as text:
+    it is decoded once at upload, so a wrong encoding is refused then rather than failing the job,
+    and PostgreSQL compresses large text values. `rows_done` is the resume cursor: the number of
+    records already handled, advanced in the same transaction as the items they produced.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="import_jobs")
+    format = models.CharField(max_length=8, choices=ImportFormat.choices)
+    mode = models.CharField(max_length=16, choices=ImportMode.choices, default=ImportMode.SKIP_INVALID)
+    cell_format = models.CharField(max_length=8, choices=CellFormat.choices, default=CellFormat.TEXT)
+    mapping = models.JSONField(help_text="See datasets/IMPORT.md")
+    filename = models.CharField(max_length=255, blank=True, default="")
+    content = models.TextField()
+    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_failed = models.PositiveIntegerField(default=0)
+    rows_added = models.PositiveIntegerField(default=0)
+    # The first MAX_STORED_ERRORS row errors, [{"line": n, "message": "..."}]; rows_failed counts all.
+    errors = models.JSONField(default=list, blank=True)
+    message = models.TextField(null=True, blank=True, help_text="Why the whole job failed, or a summary")  # noqa: DJ001
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["project", "dataset", "created_at"], name="importjob_dataset")]
+
+    def __str__(self) -> str:
+        return f"{self.filename or self.format} → {self.dataset_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ImportStatus.COMPLETED, ImportStatus.FAILED)
