@@ -19,6 +19,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+# Production-like settings shared by every process of a benchmark. The secret key must be the same
+# everywhere: django-q signs tasks with it, and a worker drops tasks signed with another key.
+BENCH_ENV = {
+    "DEBUG": "false",
+    "EVALSITE_SECRET_KEY": "bench-secret-key",
+    "EVALSITE_ENCRYPTION_KEY": "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
+    "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+}
 
 
 @dataclass(frozen=True)
@@ -70,9 +78,7 @@ def prepare(database_name: str) -> tuple[str, str, str, str]:
 def gunicorn_site(database_name: str, *, workers: int = 2, extra_env: dict | None = None):
     database_url, project_id, pk, sk = prepare(database_name)
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "EVALSITE_SECRET_KEY": "bench",
-           "EVALSITE_ENCRYPTION_KEY": "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=", "LOG_LEVEL": "WARNING",
-           **(extra_env or {})}
+    env = {**os.environ, "DATABASE_URL": database_url, **BENCH_ENV, **(extra_env or {})}
     server = subprocess.Popen(
         [PYTHON, "-m", "gunicorn", "evalsite.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
          "--worker-class", "gthread", "--threads", "4", "--log-level", "warning", "--timeout", "120"],

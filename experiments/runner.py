@@ -6,8 +6,8 @@ The algorithm (experiments/RUNNER.md has the longer version):
    lease expired (its worker died) can be claimed by the next one.
 2. Work out what is left: the dataset items of the run's version that have no RunItem yet. Items
    already recorded are never called again, so a resumed run costs nothing twice.
-3. Call the model for the pending items from a thread pool bounded by the run's concurrency.
-   Threads only call the model; they never touch the database.
+3. Queue every pending item on a thread pool as wide as the run's concurrency. Threads only call
+   the model; they never touch the database, and never wait for the coordinator.
 4. The coordinating thread collects results and flushes them in batches, each in one transaction:
    renew the lease (stop if it was lost), store every item's trace and generation through the
    traces ingestion, insert the RunItems (the unique constraint ignores an item already recorded),
@@ -18,10 +18,11 @@ The algorithm (experiments/RUNNER.md has the longer version):
 from __future__ import annotations
 
 import json
+import queue
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -145,28 +146,29 @@ class Executor:
         except (LLMError, PromptCompileError) as error:
             return ItemOutcome(item, started, timezone.now(), None, str(error), messages)
 
-    def outcomes(self, items: list) -> Iterator[ItemOutcome]:
-        """Results as they complete, with at most twice the concurrency in flight (quick to cancel)."""
-        queue = iter(items)
-        in_flight: set[Future] = set()
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"run-{self.run.pk}") as pool:
-            try:
-                for item in queue:
-                    in_flight.add(pool.submit(self.call, item))
-                    if len(in_flight) >= self.concurrency * 2:
+    def outcomes(self, items: list) -> Iterator[ItemOutcome | None]:
+        """Results as they complete; None every FLUSH_EVERY_SECONDS without one (a tick to flush on).
+
+        Every item is queued on the pool at once, so the threads never wait for the coordinator
+        while it flushes; closing the generator (cancellation, a lost lease) drops what has not
+        started and waits only for the calls in flight.
+        """
+        completed: queue.SimpleQueue[Future] = queue.SimpleQueue()
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"run-{self.run.pk}")
+        try:
+            for item in items:
+                pool.submit(self.call, item).add_done_callback(completed.put)
+            for _ in range(len(items)):
+                while True:
+                    try:
+                        future = completed.get(timeout=FLUSH_EVERY_SECONDS)
                         break
-                while in_flight:
-                    done, in_flight = wait(in_flight, timeout=FLUSH_EVERY_SECONDS, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        yield future.result()
-                        following = next(queue, None)
-                        if following is not None:
-                            in_flight.add(pool.submit(self.call, following))
-                    if not done:
-                        yield None  # a tick: lets the caller flush and check for cancellation
-            finally:
-                for future in in_flight:
-                    future.cancel()
+                    except queue.Empty:
+                        yield None
+                if not future.cancelled():
+                    yield future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # -- recording (coordinating thread) --------------------------------------------------------
 

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 import evalsite.llm.client
+from evalsite.llm.models import LlmConnection
 from evalsite.tenancy.roles import Role
 from experiments.models import ExperimentRun, RunItem, RunStatus
 from experiments.run_services import experiment_runs_resume_stale
@@ -150,7 +151,7 @@ def test_a_missing_connection_fails_the_run_with_the_reason(api, project, llm, d
         started = api.post("experiments/runs", start_body(setup)).json()
     run = ExperimentRun.objects.get(run_id=started["id"])
     ExperimentRun.objects.filter(pk=run.pk).update(config={**run.config, "connectionId": "gone"})
-    with pytest.raises(Exception):
+    with pytest.raises(LlmConnection.DoesNotExist):
         run_execute(run_pk=run.pk)
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED and "gone" in run.error
