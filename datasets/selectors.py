@@ -9,6 +9,7 @@ source_trace_id, source_observation_id, created_at, updated_at, version`, ordere
 version gives the same order whether it is served from the current table or from the history.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import CharField, F, Max, OuterRef, QuerySet, Subquery, Value
@@ -16,16 +17,39 @@ from django.http import Http404
 
 from datasets.models import Dataset, DatasetItem, DatasetItemRevision, ImportJob, ItemStatus
 from evalsite.tenancy.models import Project
-from experiments.models import ExperimentRun
+from experiments.selectors import experiment_run_names_by_dataset
 
 ITEM_ORDER = ("created_at", "item_id")
 
 
+def dataset_find_by_name(*, project: Project, name: str) -> Dataset | None:
+    return Dataset.objects.filter(project=project, name=name).first()
+
+
 def dataset_get_by_name(*, project: Project, name: str) -> Dataset:
-    dataset = Dataset.objects.filter(project=project, name=name).first()
+    """Like dataset_find_by_name, but a missing dataset is a 404."""
+    dataset = dataset_find_by_name(project=project, name=name)
     if dataset is None:
         raise Http404(f"Dataset not found: {name}")
     return dataset
+
+
+def dataset_ids_existing(*, project: Project, dataset_ids: Iterable[str]) -> set[str]:
+    return set(Dataset.objects.filter(project=project, id__in=list(dataset_ids)).values_list("id", flat=True))
+
+
+def dataset_names_existing(*, project: Project, names: Iterable[str]) -> set[str]:
+    return set(Dataset.objects.filter(project=project, name__in=list(names)).values_list("name", flat=True))
+
+
+def dataset_item_find(*, project: Project, item_id: str) -> DatasetItem | None:
+    """The current item with this external id, with its dataset loaded; None when there is none."""
+    return DatasetItem.objects.filter(project=project, item_id=item_id).select_related("dataset").first()
+
+
+def dataset_item_pks_by_item_id(*, project: Project, item_ids: Iterable[str]) -> dict[str, int]:
+    """{external item id: row pk} for the items that exist in the project."""
+    return dict(DatasetItem.objects.filter(project=project, item_id__in=list(item_ids)).values_list("item_id", "pk"))
 
 
 def dataset_list(*, project: Project) -> QuerySet[Dataset]:
@@ -146,10 +170,6 @@ def dataset_item_get(*, project: Project, item_id: str) -> DatasetItem:
     return item
 
 
-def dataset_run_list(*, project: Project, dataset: Dataset) -> QuerySet:
-    """The dataset's experiment runs, newest first."""
-    return ExperimentRun.objects.filter(project=project, dataset=dataset).order_by("-created_at")
-
 
 def datasets_with_items_and_runs(*, project: Project, datasets: list[Dataset]) -> list[Dataset]:
     """The legacy v1 shape: each dataset gets `.active_items` and `.run_names` (its runs' names),
@@ -160,9 +180,8 @@ def datasets_with_items_and_runs(*, project: Project, datasets: list[Dataset]) -
     items = _current_items(project=project, dataset=None, include_archived=False).filter(dataset_id__in=list(by_id))
     for item in items:
         by_id[item.dataset_id].active_items.append(item)
-    runs = ExperimentRun.objects.filter(project=project, dataset_id__in=list(by_id)).order_by("created_at")
-    for dataset_id, name in runs.values_list("dataset_id", "name"):
-        by_id[dataset_id].run_names.append(name)
+    for dataset_id, names in experiment_run_names_by_dataset(project=project, dataset_ids=list(by_id)).items():
+        by_id[dataset_id].run_names = names
     return datasets
 
 

@@ -13,6 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from datasets import selectors as dataset_selectors
 from evalsite.api.pagination import PagePagination
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
@@ -176,7 +177,7 @@ class DatasetRunItemViewSet(ProjectScopedViewSet):
         serializer = s.DatasetRunItemCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         body = serializer.validated_data
-        dataset_item = selectors.dataset_item_get(project=self.project, item_id=body["datasetItemId"])
+        dataset_item = dataset_selectors.dataset_item_find(project=self.project, item_id=body["datasetItemId"])
         if dataset_item is None:
             raise NotFound(f"Dataset item not found: {body['datasetItemId']}")
         trace_id = body.get("traceId")
@@ -222,7 +223,7 @@ class DatasetRunViewSet(ProjectScopedViewSet):
         return ExperimentRun.objects.select_related("dataset").order_by("-created_at", "-pk")
 
     def _dataset(self, name: str):
-        dataset = selectors.dataset_get_by_name(project=self.project, name=name)
+        dataset = dataset_selectors.dataset_find_by_name(project=self.project, name=name)
         if dataset is None:
             raise NotFound(f"Dataset not found: {name}")
         return dataset
@@ -234,7 +235,7 @@ class DatasetRunViewSet(ProjectScopedViewSet):
         full = f"{dataset_name}/runs/{run_name}"
         parts = full.split("/runs/")
         splits = [("/runs/".join(parts[:i]), "/runs/".join(parts[i:])) for i in range(1, len(parts))]
-        existing = selectors.dataset_names_existing(project=self.project, names=[name for name, _ in splits])
+        existing = dataset_selectors.dataset_names_existing(project=self.project, names=[name for name, _ in splits])
         for name, run in sorted(splits, key=lambda split: len(split[0]), reverse=True):
             if name in existing:
                 return self.get_queryset().filter(dataset__name=name, name=run)

@@ -10,9 +10,10 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from datasets.models import Dataset
-from datasets.selectors import dataset_items_for_run, dataset_latest_version
+from datasets.selectors import dataset_find_by_name, dataset_items_for_run, dataset_latest_version
 from evalsite.api.errors import Conflict
 from evalsite.jobs import enqueue_after_commit
+from evalsite.llm.connections import llm_connection_get
 from evalsite.llm.models import LlmConnection
 from evalsite.tenancy.actors import SYSTEM, Actor
 from evalsite.tenancy.models import Project
@@ -26,7 +27,7 @@ EXECUTE_TASK = "experiments.tasks.execute_run"
 
 
 def _dataset(project: Project, name: str) -> Dataset:
-    dataset = Dataset.objects.filter(project=project, name=name).first()
+    dataset = dataset_find_by_name(project=project, name=name)
     if dataset is None:
         raise ValidationError({"datasetName": [f"no dataset named {name!r} in this project"]})
     return dataset
@@ -42,10 +43,10 @@ def _prompt(project: Project, name: str, version: int | None, label: str | None)
 
 
 def _connection(project: Project, provider: str) -> LlmConnection:
-    found = LlmConnection.objects.filter(project=project, provider=provider).first()
-    if found is None:
-        raise ValidationError({"provider": [f"no LLM connection named {provider!r} in this project"]})
-    return found
+    try:
+        return llm_connection_get(project=project, provider=provider)
+    except LlmConnection.DoesNotExist:
+        raise ValidationError({"provider": [f"no LLM connection named {provider!r} in this project"]}) from None
 
 
 @transaction.atomic

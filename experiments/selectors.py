@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db.models import Count, DateTimeField, Max, QuerySet
 from django.db.models.functions import Coalesce
 
-from datasets.models import Dataset, DatasetItem
+from datasets.models import Dataset
 from evalsite.tenancy.models import Project
 from experiments.models import ExperimentRun, RunItem
 
@@ -103,28 +103,10 @@ def run_item_latest_starts(*, project: Project, run_pks: Iterable[int]) -> dict[
     return {row["run_id"]: row["latest"] for row in rows}
 
 
-def dataset_get_by_name(*, project: Project, name: str) -> Dataset | None:
-    return Dataset.objects.filter(project=project, name=name).first()
-
-
-def dataset_get(*, project: Project, dataset_id: str) -> Dataset | None:
-    return Dataset.objects.filter(project=project, id=dataset_id).first()
-
-
-def dataset_ids_existing(*, project: Project, dataset_ids: Iterable[str]) -> set[str]:
-    return set(Dataset.objects.filter(project=project, id__in=list(dataset_ids)).values_list("id", flat=True))
-
-
-def dataset_names_existing(*, project: Project, names: Iterable[str]) -> set[str]:
-    return set(Dataset.objects.filter(project=project, name__in=list(names)).values_list("name", flat=True))
-
-
-def dataset_item_get(*, project: Project, item_id: str) -> DatasetItem | None:
-    return DatasetItem.objects.filter(project=project, item_id=item_id).select_related("dataset").first()
-
-
-def dataset_item_pks_by_item_id(*, project: Project, item_ids: Iterable[str]) -> dict[str, int]:
-    """{external item id: row pk} for the items that exist in the project."""
-    rows = DatasetItem.objects.filter(project=project, item_id__in=list(item_ids)).values_list("item_id", "pk")
-    return dict(rows)
-
+def experiment_run_names_by_dataset(*, project: Project, dataset_ids: Iterable[str]) -> dict[str, list[str]]:
+    """{dataset id: its runs' names, oldest first}, in one query."""
+    names: dict[str, list[str]] = {}
+    runs = ExperimentRun.objects.filter(project=project, dataset_id__in=list(dataset_ids)).order_by("created_at", "pk")
+    for dataset_id, name in runs.values_list("dataset_id", "name"):
+        names.setdefault(dataset_id, []).append(name)
+    return names

@@ -26,6 +26,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from datasets import selectors as dataset_selectors
 from datasets.models import DatasetItem
 from evalsite.tenancy.actors import SYSTEM, Actor
 from evalsite.tenancy.models import Project
@@ -129,7 +130,7 @@ def experiment_items_record_from_spans(*, project: Project, records: list[dict[s
         start, end = record.get("start_time"), record.get("end_time") or record.get("start_time")
         span_per_run[run_id] = (_min(first, start), _max(last, end))
 
-    known_datasets = selectors.dataset_ids_existing(
+    known_datasets = dataset_selectors.dataset_ids_existing(
         project=project,
         dataset_ids={values["dataset_id"][1] for values in run_values.values() if "dataset_id" in values},
     )
@@ -160,7 +161,7 @@ def experiment_items_record_from_spans(*, project: Project, records: list[dict[s
     if changed_runs:
         ExperimentRun.objects.bulk_update(changed_runs, [*RUN_ATTRIBUTES, "started_at", "finished_at", "updated_at"])
 
-    dataset_item_pks = selectors.dataset_item_pks_by_item_id(
+    dataset_item_pks = dataset_selectors.dataset_item_pks_by_item_id(
         project=project, item_ids={item_id for _, item_id in newest_per_item}
     )
     existing = {
