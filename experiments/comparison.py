@@ -252,10 +252,12 @@ def comparison_build(
     baseline = by_id[baseline_id] if baseline_id is not None else None
 
     item_rows = selectors.run_item_rows_for_runs(project=project, runs=runs)
-    trace_ids = sorted({item["trace_id"] for item in item_rows if item["trace_id"]})
-    item_scores, score_kinds = _scores_by_trace(project, trace_ids)
+    has_traces = any(item["trace_id"] for item in item_rows)
+    # The runs' trace ids as a subquery: thousands of ids in an IN list cost more to send and plan.
+    trace_ids = selectors.run_item_trace_ids(project=project, runs=runs)
+    item_scores, score_kinds = _scores_by_trace(project, trace_ids if has_traces else None)
     run_scores = _run_scores(project, [run.run_id for run in runs])
-    costs = trace_selectors.trace_cost_totals(project=project, trace_ids=trace_ids) if trace_ids else {}
+    costs = trace_selectors.trace_cost_totals(project=project, trace_ids=trace_ids) if has_traces else {}
 
     rows = _rows(runs, item_rows, item_scores, costs)
     if baseline is not None:
@@ -275,13 +277,13 @@ def comparison_build(
     )
 
 
-def _scores_by_trace(project: Project, trace_ids: list[str]) -> tuple[dict, dict[str, ScoreKind]]:
+def _scores_by_trace(project: Project, trace_ids) -> tuple[dict, dict[str, ScoreKind]]:
     """{trace_id: {name: value}} keeping the latest score per name, and each name's kind."""
     latest: dict[tuple[str, str], Any] = {}
     types: dict[str, set[str]] = {}
-    if trace_ids:
+    if trace_ids is not None:  # a queryset: testing its truth would run it
         # The selector returns newest first, so the first score seen of a (trace, name) is the latest.
-        for score in score_selectors.score_list_for_traces(project=project, trace_ids=trace_ids):
+        for score in score_selectors.score_values_for_traces(project=project, trace_ids=trace_ids):
             name = score.name
             seen = types.get(name)
             if seen is None:

@@ -92,6 +92,13 @@ def run_item_rows_for_runs(*, project: Project, runs: Iterable[ExperimentRun]) -
     )
 
 
+def run_item_trace_ids(*, project: Project, runs: Iterable[ExperimentRun]) -> QuerySet:
+    """The trace ids of these runs' items, as a queryset other selectors can use as a subquery."""
+    return RunItem.objects.filter(project=project, run__in=list(runs), trace_id__isnull=False).values_list(
+        "trace_id", flat=True
+    )
+
+
 def run_item_latest_starts(*, project: Project, run_pks: Iterable[int]) -> dict[int, datetime | None]:
     """{run pk: start of its latest item}: decides whether a span's run attributes are the newest."""
     rows = (

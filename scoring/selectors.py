@@ -90,6 +90,20 @@ def score_list_for_traces(*, project: Project, trace_ids: Iterable[str]) -> list
     return list(Score.objects.filter(project=project, trace_id__in=list(trace_ids)).order_by("-timestamp", "-id"))
 
 
+def score_values_for_traces(*, project: Project, trace_ids) -> list:
+    """The scores on these traces as light rows (trace_id, name, data_type, value, string_value), newest first.
+
+    For pages that read thousands (the run comparison): no model instances, and `trace_ids` may be
+    a queryset of trace ids, which the database then reads as a subquery instead of a long IN list.
+    """
+    ids = trace_ids if isinstance(trace_ids, QuerySet) else list(trace_ids)
+    return list(
+        Score.objects.filter(project=project, trace_id__in=ids)
+        .order_by("-timestamp", "-id")
+        .values_list("trace_id", "name", "data_type", "value", "string_value", named=True)
+    )
+
+
 def score_list_for_runs(*, project: Project, run_ids: Iterable[str]) -> list[Score]:
     """Run-level scores (`dataset_run_id` in `run_ids`), newest first."""
     return list(

@@ -123,10 +123,14 @@ def trace_stats(*, project: Project, trace_ids: Iterable[str]) -> dict[str, Trac
     return dict(stats)
 
 
-def trace_cost_totals(*, project: Project, trace_ids: Iterable[str]) -> dict[str, Decimal]:
-    """{trace id: summed observation cost} for the traces that have priced observations."""
+def trace_cost_totals(*, project: Project, trace_ids) -> dict[str, Decimal]:
+    """{trace id: summed observation cost} for the traces that have priced observations.
+
+    `trace_ids` may be a queryset of trace ids (read as a subquery rather than a long IN list).
+    """
+    ids = trace_ids if isinstance(trace_ids, QuerySet) else list(trace_ids)
     rows = (
-        Observation.objects.filter(project=project, trace_id__in=list(trace_ids), total_cost__isnull=False)
+        Observation.objects.filter(project=project, trace_id__in=ids, total_cost__isnull=False)
         .values("trace_id")
         .annotate(total=Sum("total_cost"))
         .values_list("trace_id", "total")
