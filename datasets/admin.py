@@ -18,12 +18,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header, urlencode
 
-from datasets import exporting, importing, selectors, services
+from datasets import exporting, importing, services
 from datasets.models import CellFormat, Dataset, DatasetItem, ImportFormat, ImportJob, ImportMode, ItemStatus
 from datasets.schemas import ItemSchemas
 from evalsite.api.errors import PayloadTooLarge
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.admin_base import ProjectScopedAdmin, ProjectScopedInline, project_ids_at_least
+from experiments.run_admin import start_experiment_run
+from experiments.selectors import experiment_run_list_for_dataset
 
 # The change page of a dataset edits its most recently changed items inline; the item list
 # (linked from the page) has them all. A formset of ten thousand forms helps nobody.
@@ -140,6 +142,7 @@ class DatasetAdmin(ProjectScopedAdmin):
     list_select_related = ["project__organization"]
     search_fields = ["name"]
     readonly_fields = ["overview", "created_at", "updated_at"]
+    actions = [start_experiment_run]
 
     def get_fields(self, request, obj=None):
         fields = ["project", "name", "description", "metadata", "input_schema", "expected_output_schema"]
@@ -182,7 +185,7 @@ class DatasetAdmin(ProjectScopedAdmin):
     @admin.display(description="Items, import, export, runs")
     def overview(self, dataset):
         urls = self._urls_of(dataset)
-        runs = list(selectors.dataset_run_list(project=dataset.project, dataset=dataset)[:20])
+        runs = list(experiment_run_list_for_dataset(project=dataset.project, dataset=dataset)[:20])
         parts = [
             format_html(
                 '<p><a href="{}">All items</a> · <a href="{}">Import a CSV or JSONL file</a> · '

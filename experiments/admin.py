@@ -1,5 +1,6 @@
 import experiments.prompt_admin  # noqa: F401, I001  (prompt versions and their diff live in their own module)
 
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
@@ -11,8 +12,11 @@ from django.utils.html import format_html
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.admin_base import ProjectScopedAdmin
 from experiments.comparison import MAX_RUNS
-from experiments.models import ExperimentRun, RunItem
+from experiments.models import ExperimentRun, RunItem, RunStatus
+from experiments.run_services import experiment_run_cancel
 from experiments.services import experiment_run_delete
+
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 def compare_url(project_id: str, run_ids: list[str]) -> str:
@@ -22,12 +26,14 @@ def compare_url(project_id: str, run_ids: list[str]) -> str:
 
 @admin.register(ExperimentRun)
 class ExperimentRunAdmin(ProjectScopedAdmin):
-    list_display = ["name", "dataset", "source", "status", "progress", "item_count", "created_at", "compare_link"]
+    list_display = [
+        "name", "dataset", "source", "status", "progress", "item_count", "cost", "created_at", "compare_link",
+    ]
     # No filter on dataset or project: Django would list every project's datasets in the sidebar.
     list_filter = ["source", "status", "created_at"]
     search_fields = ["name", "run_id"]
     ordering = ["-created_at"]
-    actions = ["compare_selected_runs"]
+    actions = ["compare_selected_runs", "cancel_selected_runs"]
     readonly_fields = [
         "project",
         "run_id",
@@ -35,9 +41,8 @@ class ExperimentRunAdmin(ProjectScopedAdmin):
         "dataset_version",
         "source",
         "status",
-        "progress_total",
-        "progress_done",
-        "progress_failed",
+        "progress_detail",
+        "total_cost",
         "error",
         "config",
         "created_by",
@@ -73,10 +78,41 @@ class ExperimentRunAdmin(ProjectScopedAdmin):
 
     @admin.display(description="progress")
     def progress(self, run: ExperimentRun) -> str:
+        """Platform runs only: SDK runs have no total to measure against (their items column counts them)."""
         if not run.progress_total:
             return "–"
-        failed = f", {run.progress_failed} failed" if run.progress_failed else ""
-        return f"{run.progress_done}/{run.progress_total}{failed}"
+        # progress_done counts every recorded item, failed ones included.
+        failed = format_html(" (failed {})", run.progress_failed) if run.progress_failed else ""
+        return format_html(
+            '<progress value="{}" max="{}"></progress> {}/{}{}',
+            run.progress_done,
+            run.progress_total,
+            run.progress_done,
+            run.progress_total,
+            failed,
+        )
+
+    @admin.display(description="progress")
+    def progress_detail(self, run: ExperimentRun) -> str:
+        if not run.progress_total:
+            return "–"
+        percent = min(100, round(100 * run.progress_done / run.progress_total))
+        note = " · reload the page to follow it" if run.status in ACTIVE_STATUSES else ""
+        return format_html(
+            "{} · {}% · {} recorded, {} failed, {} in total{}",
+            self.progress(run),
+            percent,
+            run.progress_done,
+            run.progress_failed,
+            run.progress_total,
+            note,
+        )
+
+    @admin.display(description="cost", ordering="total_cost")
+    def cost(self, run: ExperimentRun) -> str:
+        if run.total_cost is None:
+            return "–"
+        return f"${run.total_cost:.4f}" if run.total_cost >= Decimal("0.01") else f"${run.total_cost:.6f}"
 
     @admin.display(description="comparison")
     def compare_link(self, run: ExperimentRun) -> str:
@@ -99,6 +135,29 @@ class ExperimentRunAdmin(ProjectScopedAdmin):
             return None
         # The oldest selected run is the baseline: the usual question is "did the newer runs get better?".
         return HttpResponseRedirect(compare_url(projects.pop(), [run.run_id for run in runs]))
+
+    @admin.action(description="Cancel selected runs", permissions=["change"])
+    def cancel_selected_runs(self, request, queryset):
+        """Queued and running runs stop (a running one at its worker's next flush); finished ones stay."""
+        actor = Actor(user=request.user)
+        cancelled = finished = refused = 0
+        for run in queryset.select_related("project__organization"):
+            if not self.has_change_permission(request, run):
+                refused += 1
+            elif run.status not in ACTIVE_STATUSES:
+                finished += 1
+            elif experiment_run_cancel(project=run.project, run=run, actor=actor).status == RunStatus.CANCELLED:
+                cancelled += 1
+            else:  # it finished between the read and the cancel
+                finished += 1
+        if cancelled:
+            self.message_user(request, f"Cancelled {cancelled} run(s).", messages.SUCCESS)
+        if finished:
+            self.message_user(request, f"{finished} run(s) had already finished and were left as they are.", messages.WARNING)
+        if refused:
+            self.message_user(
+                request, f"{refused} run(s) were not cancelled: that needs the MEMBER role in their project.", messages.ERROR
+            )
 
 
 @admin.register(RunItem)

@@ -177,7 +177,8 @@ class ExperimentComparePage(ProjectPageView):
         run = summary.run
         progress = None
         if run.source == "PLATFORM" and run.progress_total:
-            finished = run.progress_done + run.progress_failed
+            # progress_done counts every finished item, failed ones included.
+            finished = run.progress_done
             progress = {
                 "done": run.progress_done,
                 "failed": run.progress_failed,

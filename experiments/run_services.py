@@ -13,6 +13,7 @@ from datasets.models import Dataset
 from datasets.selectors import dataset_find_by_name, dataset_items_for_run, dataset_latest_version
 from evalsite.api.errors import Conflict
 from evalsite.jobs import enqueue_after_commit
+from evalsite.llm.client import RESERVED_PARAMETERS
 from evalsite.llm.connections import llm_connection_get
 from evalsite.llm.models import LlmConnection
 from evalsite.tenancy.actors import SYSTEM, Actor
@@ -23,6 +24,7 @@ from experiments.prompt_selectors import prompt_get
 from experiments.runner import lease_seconds
 
 MAX_CONCURRENCY = 64
+RUN_NAME_MAX = ExperimentRun._meta.get_field("name").max_length
 EXECUTE_TASK = "experiments.tasks.execute_run"
 
 
@@ -81,8 +83,14 @@ def experiment_run_start(
         raise ValidationError({"concurrency": [f"must be an integer from 1 to {MAX_CONCURRENCY}"]})
     if model_parameters is not None and not isinstance(model_parameters, dict):
         raise ValidationError({"modelParameters": ["must be an object"]})
+    reserved = sorted(RESERVED_PARAMETERS.intersection(model_parameters or {}))
+    if reserved:
+        # Refused now rather than by the client on every item of the run.
+        raise ValidationError({"modelParameters": [f"may not set {', '.join(reserved)}"]})
     if not run_name or not isinstance(run_name, str):
         raise ValidationError({"runName": ["a run name is required"]})
+    if len(run_name) > RUN_NAME_MAX:
+        raise ValidationError({"runName": [f"must be at most {RUN_NAME_MAX} characters"]})
     dataset = _dataset(project, dataset_name)
     prompt = _prompt(project, prompt_name, prompt_version, prompt_label)
     llm_connection = _connection(project, provider)

@@ -167,6 +167,7 @@ def test_a_missing_connection_fails_the_run_with_the_reason(api, project, llm, d
         ({"concurrency": 0}, "concurrency"),
         ({"model": ""}, "model"),
         ({"modelParameters": [1]}, "modelParameters"),
+        ({"modelParameters": {"messages": []}}, "modelParameters"),
     ],
 )
 def test_bad_start_requests_are_refused_naming_the_field(api, project, llm, overrides, field):
