@@ -29,3 +29,17 @@ def test_public_api_routes_have_no_trailing_slash():
 def test_a_viewset_cannot_override_the_scoping_methods(method):
     with pytest.raises(TypeError, match="project scoping"):
         type("Sneaky", (ProjectScopedViewSet,), {method: lambda self: None})
+
+
+def test_every_project_page_is_a_project_page_view():
+    from evalsite.pages import ProjectPageView
+    from tests.support.routes import all_routes
+
+    pages = [route for route in all_routes() if route.pattern.startswith("projects/")]
+    assert pages, "the project pages should be registered"
+    offenders = [
+        route.pattern
+        for route in pages
+        if not (isinstance(route.view_class, type) and issubclass(route.view_class, ProjectPageView))
+    ]
+    assert offenders == [], f"project pages not scoped by ProjectPageView: {offenders}"
