@@ -1,3 +1,5 @@
+import threading
+
 import pytest
 
 from evalsite.tenancy.roles import Role
@@ -32,3 +34,32 @@ def victim_api(victim_project) -> ApiClient:
 @pytest.fixture
 def api_by_role(project) -> dict[Role, ApiClient]:
     return {role: ApiClient(api_key_for(project, role)) for role in KEY_ROLES}
+
+
+def _quiet_late_live_server_closes(default_hook):
+    """Drop one known, harmless traceback of live-server tests on SQLite.
+
+    The live server shares the in-memory SQLite connection with its request threads. A client's
+    keep-alive connection that closes after the server has stopped sharing it (at the end of the
+    session) makes that request thread's `connections.close_all()` raise "DatabaseWrapper objects
+    created in a thread can only be used in that same thread". Nothing is lost; any other thread
+    error still goes to the default hook.
+    """
+
+    def hook(args):
+        from django.db import DatabaseError
+
+        if isinstance(args.exc_value, DatabaseError) and "same thread" in str(args.exc_value):
+            frames = []
+            tb = args.exc_traceback
+            while tb is not None:
+                frames.append(tb.tb_frame.f_code.co_name)
+                tb = tb.tb_next
+            if "_close_connections" in frames:
+                return
+        default_hook(args)
+
+    return hook
+
+
+threading.excepthook = _quiet_late_live_server_closes(threading.excepthook)
