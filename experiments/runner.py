@@ -21,7 +21,7 @@ import json
 import queue
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -84,13 +84,17 @@ def run_claim(*, run_pk: int) -> ExperimentRun | None:
     return run
 
 
-def run_execute(*, run_pk: int) -> None:
-    """Execute (or resume) a run until every item is recorded, it is cancelled, or it fails."""
+def run_execute(*, run_pk: int, on_progress: Callable[[int, int, int], None] | None = None) -> None:
+    """Execute (or resume) a run until every item is recorded, it is cancelled, or it fails.
+
+    `on_progress(done, failed, total)` is called after each flush, in this thread (the command
+    line draws its bar with it).
+    """
     run = run_claim(run_pk=run_pk)
     if run is None:
         return
     try:
-        Executor(run).execute()
+        Executor(run, on_progress=on_progress).execute()
     except LeaseLost:
         return
     except Exception as error:  # a run-level failure (bad prompt, missing connection…), not an item's
@@ -111,8 +115,10 @@ def run_finish(*, run: ExperimentRun, status: str, error: str | None = None) -> 
 
 
 class Executor:
-    def __init__(self, run: ExperimentRun):
+    def __init__(self, run: ExperimentRun, on_progress: Callable[[int, int, int], None] | None = None):
         self.run = run
+        self.on_progress = on_progress
+        self.total = 0
         self.project = run.project
         config = run.config or {}
         self.model = config["model"]
@@ -130,7 +136,8 @@ class Executor:
         recorded = set(
             RunItem.objects.filter(project=self.project, run=self.run).values_list("item_key", flat=True)
         )
-        ExperimentRun.objects.filter(pk=self.run.pk).update(progress_total=len(items))
+        self.total = len(items)
+        ExperimentRun.objects.filter(pk=self.run.pk).update(progress_total=self.total)
         return [item for item in items if item.item_id not in recorded]
 
     # -- calling the model (worker threads: no database access) ---------------------------------
@@ -217,6 +224,8 @@ class Executor:
         ExperimentRun.objects.filter(pk=self.run.pk).update(
             progress_done=counts["done"], progress_failed=counts["failed"], updated_at=timezone.now()
         )
+        if self.on_progress is not None:
+            self.on_progress(counts["done"], counts["failed"], self.total)
 
     def cost_of(self, result: ChatResult | None) -> dict[str, float]:
         if result is None or self.price is None:

@@ -34,3 +34,15 @@ def test_run_experiment_refuses_bad_references_with_the_field(project):
         with pytest.raises(CommandError, match="provider"):
             call_command("run_experiment", "--project", project.pk, "--dataset", "qa/set", "--run-name", "x",
                          "--prompt", "qa/answer", "--provider", "missing", "--model", "m", stdout=io.StringIO())
+
+
+def test_run_experiment_queues_for_the_workers_and_follows_the_run(project, capsys, monkeypatch):
+    monkeypatch.setattr(evalsite.llm.client, "BACKOFF_BASE_SECONDS", 0.001)
+    with FakeLLMServer() as llm:
+        setup = runner_setup(project, llm, items=3)
+        out = io.StringIO()
+        # Under pytest the queued task runs as soon as the start commits (django-q sync mode).
+        call_command("run_experiment", "--project", project.pk, "--dataset", setup.dataset.name, "--run-name", "q",
+                     "--prompt", setup.prompt_name, "--provider", "fake", "--model", "fake-model", stdout=out)
+    assert "completed: 3 succeeded, 0 failed" in out.getvalue()
+    assert "3/3" in capsys.readouterr().err

@@ -69,13 +69,14 @@ class Command(BaseCommand):
         if o["no_wait"]:
             return
         if o["here"]:
-            # The bar is drawn by a thread while this one executes the run.
-            import threading
-
-            watcher = threading.Thread(target=self.follow, args=(run.pk,), daemon=True)
-            watcher.start()
-            run_execute(run_pk=run.pk)
-            watcher.join(timeout=5)
+            self.draw(run.name, 0, 0, run.progress_total, "running")
+            run_execute(
+                run_pk=run.pk,
+                on_progress=lambda done, failed, total: self.draw(run.name, done, failed, total, "running"),
+            )
+            run.refresh_from_db()
+            self.draw(run.name, run.progress_done, run.progress_failed, run.progress_total, run.status)
+            sys.stderr.write("\n")
         else:
             self.follow(run.pk)
         run.refresh_from_db()
@@ -85,20 +86,17 @@ class Command(BaseCommand):
             raise CommandError(run.error or f"run {run.status}")
 
     def follow(self, run_pk: int) -> None:
+        """Poll the run a worker is executing until it finishes."""
         while True:
             run = ExperimentRun.objects.get(pk=run_pk)
-            self.draw(run)
+            self.draw(run.name, run.progress_done, run.progress_failed, run.progress_total, run.status)
             if run.status in FINISHED:
                 sys.stderr.write("\n")
                 return
             time.sleep(0.5)
 
-    def draw(self, run: ExperimentRun) -> None:
+    def draw(self, name: str, done: int, failed: int, total: int, status: str) -> None:
         width = 30
-        total = run.progress_total or 1
-        filled = int(width * run.progress_done / total)
-        sys.stderr.write(
-            f"\r{run.name[:24]:<24} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{run.progress_done}/{run.progress_total} failed {run.progress_failed} {run.status:<9}"
-        )
+        filled = int(width * done / total) if total else 0
+        sys.stderr.write(f"\r{name[:24]:<24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} failed {failed} {status:<9}")
         sys.stderr.flush()
