@@ -122,7 +122,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
 
 # API routes have no trailing slash and must never redirect (the SDK does not follow redirects);
 # CommonMiddleware only appends a slash when the path without it does not resolve, so the admin

@@ -56,3 +56,17 @@ def test_plotly_is_served_from_the_installed_package(client):
     response = client.get("/vendor/plotly.min.js")
     assert response.status_code == 200
     assert b"plotly" in b"".join(response.streaming_content)[:5000].lower()
+
+
+def test_a_project_member_who_is_not_staff_signs_in_and_reaches_a_page(client, project):
+    user = user_with_role(project, Role.VIEWER, staff=False)
+    response = client.get(f"/projects/{project.pk}/experiments/compare")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    page = client.get(response["Location"])
+    assert page.status_code == 200 and b"Sign in" in page.content
+    signed_in = client.post(
+        "/accounts/login/",
+        {"username": user.username, "password": "pw-for-tests", "next": f"/projects/{project.pk}/experiments/compare"},
+    )
+    assert signed_in.status_code == 302
+    assert client.get(signed_in["Location"]).status_code == 200
