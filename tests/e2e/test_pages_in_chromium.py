@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from django.db import connections
 
 from evalsite.tenancy.roles import Role
 from scoring.models import Score
@@ -39,6 +40,9 @@ def browser(monkeypatch):
         )
         yield browser
         browser.close()
+        # Connections opened while Playwright drives this thread belong to that context; close
+        # them here, or PostgreSQL still sees a session when the test database is dropped.
+        connections.close_all()
 
 
 def signed_in_page(browser, live_server, user):
