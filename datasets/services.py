@@ -32,7 +32,7 @@ from datasets.selectors import ITEM_ORDER, dataset_get_by_name
 from evalsite.api.errors import Conflict
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.models import Project
-from evalsite.tenancy.services import audit_log_record
+from evalsite.tenancy.services import audit_log_record, project_object_delete
 
 ITEM_ID_MAX = DatasetItem._meta.get_field("item_id").max_length
 SOURCE_ID_MAX = DatasetItem._meta.get_field("source_trace_id").max_length
@@ -238,17 +238,7 @@ def dataset_upsert(
 @transaction.atomic
 def dataset_delete(*, project: Project, dataset: Dataset, actor: Actor) -> None:
     """Delete the dataset with its items, history and imports; its runs stay, unlinked."""
-    if dataset.project_id != project.pk:
-        raise ValueError("dataset of another project")
-    audit_log_record(
-        actor=actor,
-        action="dataset.delete",
-        obj=dataset,
-        organization=project.organization,
-        project=project,
-        name=dataset.name,
-    )
-    dataset.delete()
+    project_object_delete(project=project, obj=dataset, actor=actor, action="dataset.delete", name=dataset.name)
 
 
 # --- one item -------------------------------------------------------------------------------------

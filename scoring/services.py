@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from evalsite.tenancy.actors import SYSTEM, Actor
 from evalsite.tenancy.models import Project
-from evalsite.tenancy.services import audit_log_record
+from evalsite.tenancy.services import audit_log_record, project_object_delete
 from scoring.models import Score, ScoreConfig, ScoreConfigDataType
 from scoring.validation import ConfigRule, FieldError, score_config_validate, score_validate
 
@@ -145,11 +145,9 @@ def score_delete(*, project: Project, score_id: str, actor: Actor) -> bool:
     score = Score.objects.filter(project=project, score_id=score_id).first()
     if score is None:
         return False
-    audit_log_record(
-        actor=actor, action="score.delete", obj=score, organization=project.organization, project=project,
-        score_id=score.score_id, name=score.name,
+    project_object_delete(
+        project=project, obj=score, actor=actor, action="score.delete", score_id=score.score_id, name=score.name
     )
-    score.delete()
     return True
 
 

@@ -16,7 +16,7 @@ from evalsite.llm.models import ModelPrice
 from evalsite.llm.pricing import Price
 from evalsite.tenancy.actors import SYSTEM, Actor
 from evalsite.tenancy.models import Project
-from evalsite.tenancy.services import audit_log_record
+from evalsite.tenancy.services import audit_log_record, project_object_delete
 
 USAGE_UNITS = ("CHARACTERS", "TOKENS", "MILLISECONDS", "SECONDS", "IMAGES", "REQUESTS")
 EDITABLE_FIELDS = (
@@ -159,14 +159,6 @@ def model_price_update(*, project: Project, price: ModelPrice, actor: Actor = SY
 
 @transaction.atomic
 def model_price_delete(*, project: Project, price: ModelPrice, actor: Actor = SYSTEM) -> None:
-    if price.project_id != project.pk:
-        raise ValueError("the price belongs to another project")
-    audit_log_record(
-        actor=actor,
-        action="model_price.delete",
-        obj=price,
-        organization=project.organization,
-        project=project,
-        model_name=price.model_name,
+    project_object_delete(
+        project=project, obj=price, actor=actor, action="model_price.delete", model_name=price.model_name
     )
-    price.delete()
