@@ -34,7 +34,7 @@ def make_fixtures(project_id: str, llm_url: str, items: int):
     from evalsite.llm.prices import model_price_create
     from evalsite.tenancy.actors import SYSTEM
     from evalsite.tenancy.models import Project
-    from experiments.prompt_services import prompt_create
+    from prompts.services import prompt_create
 
     project = Project.objects.get(pk=project_id)
     dataset = dataset_upsert(project=project, name="bench/qa", actor=SYSTEM)
@@ -64,7 +64,7 @@ def wait_for_cluster(timeout: float = 60) -> None:
 
 def platform_run(project, concurrency: int) -> tuple[float, object]:
     from experiments.models import ExperimentRun, RunStatus
-    from experiments.run_services import experiment_run_start
+    from experiments.services import experiment_run_start
 
     started = time.perf_counter()
     run = experiment_run_start(project=project, dataset_name="bench/qa", run_name="bench", prompt_name="bench/answer",

@@ -1,8 +1,11 @@
-"""Admin for datasets: inline item editing, archive/unarchive, import, export, links to run comparisons.
+"""Admin for datasets: inline item editing, archive/unarchive, import, export.
 
 Every write goes through datasets.services, so revisions (versions) are written and the dataset's
 schemas are enforced exactly as through the API. Form-level checks call the same service checks,
 so a refusal shows up as a form error, never as a server error.
+
+The apps above add to the Dataset admin through datasets/hooks.py: `experiments` adds the "Start
+an experiment run" action and the dataset's runs, with a link comparing them, to its overview.
 """
 
 import json
@@ -18,19 +21,16 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header, urlencode
 
-from datasets import exporting, importing, services
+from datasets import exporting, hooks, importing, services
 from datasets.models import CellFormat, Dataset, DatasetItem, ImportFormat, ImportJob, ImportMode, ItemStatus
 from datasets.schemas import ItemSchemas
 from evalsite.api.errors import PayloadTooLarge
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.admin_base import ProjectScopedAdmin, ProjectScopedInline, project_ids_at_least
-from experiments.run_admin import start_experiment_run
-from experiments.selectors import experiment_run_list_for_dataset
 
 # The change page of a dataset edits its most recently changed items inline; the item list
 # (linked from the page) has them all. A formset of ten thousand forms helps nobody.
 MAX_INLINE_ITEMS = 100
-COMPARE_RUNS = 5
 SCHEMA_FIELDS = {"inputSchema": "input_schema", "expectedOutputSchema": "expected_output_schema"}
 
 
@@ -142,7 +142,12 @@ class DatasetAdmin(ProjectScopedAdmin):
     list_select_related = ["project__organization"]
     search_fields = ["name"]
     readonly_fields = ["overview", "created_at", "updated_at"]
-    actions = [start_experiment_run]
+
+    # Read from the extension point on each request (Django's ModelAdmin reads `actions` on the
+    # instance), so actions of apps whose ready() runs after the admin's autodiscovery are there too.
+    @property
+    def actions(self):
+        return list(hooks.dataset_admin_actions)
 
     def get_fields(self, request, obj=None):
         fields = ["project", "name", "description", "metadata", "input_schema", "expected_output_schema"]
@@ -182,10 +187,9 @@ class DatasetAdmin(ProjectScopedAdmin):
             urls["jsonl"],
         )
 
-    @admin.display(description="Items, import, export, runs")
+    @admin.display(description="Overview")
     def overview(self, dataset):
         urls = self._urls_of(dataset)
-        runs = list(experiment_run_list_for_dataset(project=dataset.project, dataset=dataset)[:20])
         parts = [
             format_html(
                 '<p><a href="{}">All items</a> · <a href="{}">Import a CSV or JSONL file</a> · '
@@ -196,26 +200,7 @@ class DatasetAdmin(ProjectScopedAdmin):
                 urls["jsonl"],
             )
         ]
-        if runs:
-            compare = runs[:COMPARE_RUNS]
-            compare_url = f"/projects/{dataset.project_id}/experiments/compare?" + urlencode(
-                {"runs": ",".join(run.run_id for run in compare)}
-            )
-            parts.append(
-                format_html('<p><a href="{}">Compare the latest {} runs</a></p>', compare_url, len(compare))
-            )
-            parts.append(
-                format_html(
-                    "<ul>{}</ul>",
-                    format_html_join(
-                        "",
-                        "<li>{} <span class='quiet'>({}, {})</span></li>",
-                        ((run.name, run.created_at.strftime("%Y-%m-%d %H:%M"), run.status) for run in runs),
-                    ),
-                )
-            )
-        else:
-            parts.append(format_html("<p>{}</p>", "No runs yet."))
+        parts += [section(dataset) for section in hooks.dataset_admin_overview_sections]
         return format_html("{}" * len(parts), *parts)
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
@@ -532,7 +517,7 @@ class DatasetItemAdmin(ProjectScopedAdmin):
 @admin.register(ImportJob)
 class ImportJobAdmin(ProjectScopedAdmin):
     change_form_template = "datasets/admin/importjob_change_form.html"
-    list_display = ["created_at", "dataset", "filename", "status", "progress", "rows_failed"]
+    list_display = ["created_at", "dataset", "filename", "status", "progress", "progress_failed"]
     list_filter = ["status"]
     list_select_related = ["dataset"]
     fields = [
@@ -568,12 +553,12 @@ class ImportJobAdmin(ProjectScopedAdmin):
 
     @admin.display(description="Progress")
     def progress(self, job):
-        total = job.rows_total
+        total = job.progress_total
         if total is None:
             return "counting rows…" if job.status == "running" else "—"
-        percent = round(100 * job.rows_done / total) if total else 100
+        percent = round(100 * job.progress_done / total) if total else 100
         return format_html(
-            "{} / {} rows ({}%) · {} added · {} invalid", job.rows_done, total, percent, job.rows_added, job.rows_failed
+            "{} / {} rows ({}%) · {} added · {} invalid", job.progress_done, total, percent, job.progress_added, job.progress_failed
         )
 
     @admin.display(description="Invalid rows")
@@ -581,6 +566,6 @@ class ImportJobAdmin(ProjectScopedAdmin):
         if not job.errors:
             return "—"
         rows = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", ((e["line"], e["message"]) for e in job.errors))
-        more = job.rows_failed - len(job.errors)
+        more = job.progress_failed - len(job.errors)
         note = format_html("<p>… and {} more.</p>", more) if more > 0 else ""
         return format_html("<table><tr><th>Line</th><th>Problem</th></tr>{}</table>{}", rows, note)

@@ -1,5 +1,5 @@
-"""The "Add to a dataset" admin action, for the Trace and Observation admins (add it to their
-`actions`). It asks, on an intermediate page, for the dataset and the mapping, then calls
+"""The "Add to a dataset" admin action, for the Trace and Observation admins (DatasetsConfig.ready()
+registers it into traces' `trace_admin_actions` and `observation_admin_actions`). It asks, on an intermediate page, for the dataset and the mapping, then calls
 `datasets.services.dataset_items_add_from_sources`: each selected trace or observation becomes an
 item linked to it, and one already in the dataset is skipped unless duplicates are allowed."""
 

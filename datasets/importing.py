@@ -1,17 +1,20 @@
 """Import CSV and JSONL files into a dataset as a resumable job (mapping format: IMPORT.md).
 
-How a job runs (`import_job_run`, called by the django-q task `datasets.tasks.run_import`):
+How a job runs (`import_job_run`, called by the django-q task `datasets.tasks.run_import`). An
+import is a leased job (evalsite/jobs/README.md): one worker at a time holds it, and the sweep of
+every worker cluster re-enqueues it when that worker dies, on the Redis broker as on the ORM one.
 
-1. Claim: lock the row; a finished job is left alone (a re-run does nothing), otherwise it becomes
-   `running` and its attempt counter goes up (a job that keeps crashing is failed after
-   MAX_ATTEMPTS instead of being retried forever).
+1. Claim the lease (`job_claim`): a finished job, or one a live worker holds, is left alone (a
+   re-run does nothing). The claim counts an attempt; a job that keeps crashing is failed on the
+   claim after MAX_ATTEMPTS instead of being resumed forever.
 2. Re-read the plan from the row (mapping, file), count the records once.
-3. `all_or_nothing`: convert and validate every record first; any invalid row fails the job with
-   the errors and nothing is added. The insert phase below then only meets valid rows.
-4. Batches of BATCH_SIZE records, each in one transaction that locks the job row, checks the
-   cursor (`rows_done`) is where this worker expects it, inserts the batch's items and their
-   revisions (one version per batch) and advances the cursor and counters. A worker killed
-   mid-batch loses only that uncommitted batch; the retry resumes at the cursor. Item ids are
+3. `all_or_nothing`: convert and validate every record first (renewing the lease as it goes); any
+   invalid row fails the job with the errors and nothing is added. The insert phase below then
+   only meets valid rows.
+4. Batches of BATCH_SIZE records, each in one transaction that renews the lease (a worker that
+   lost it stops before writing), inserts the batch's items and their revisions (one version per
+   batch) and advances the cursor (`progress_done`) and counters. A worker killed mid-batch loses
+   only that uncommitted batch; the resumed job starts at the cursor. Item ids are
    `<job id>-<line number>`, so even a replayed batch could not add a row twice (existing ids are
    skipped by `dataset_items_create_many`), and items of one import sort in file order.
 """
@@ -25,21 +28,21 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from datasets.models import CellFormat, Dataset, ImportFormat, ImportJob, ImportMode, ImportStatus
 from datasets.schemas import ItemSchemas
 from datasets.services import NewItem, dataset_items_create_many
 from evalsite.api.errors import PayloadTooLarge
-from evalsite.jobs import enqueue_after_commit
+from evalsite.jobs import LeaseLost, enqueue_after_commit, job_claim, job_finish, job_renew
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.models import Project
 
 MAX_IMPORT_BYTES = 100 * 1024 * 1024
 MAX_STORED_ERRORS = 1000
-# As many as django-q's `max_attempts` (settings.Q_CLUSTER), after which it stops retrying.
+# Claims of one job (a worker that died or an error each cost one) before the job is failed.
 MAX_ATTEMPTS = 5
 BATCH_SIZE = 1000
+IMPORT_TASK = "datasets.tasks.run_import"
 
 # Mapping keys (API names) → item fields.
 MAPPING_FIELDS = {
@@ -340,32 +343,8 @@ def import_job_create(
         created_by=actor.user,
         created_by_api_key=actor.api_key,
     )
-    enqueue_after_commit("datasets.tasks.run_import", job.pk)
+    enqueue_after_commit(IMPORT_TASK, job.pk)
     return job
-
-
-def _claim(job_id: str) -> ImportJob | None:
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().defer("content").filter(pk=job_id).first()
-        if job is None or job.is_finished:
-            return None
-        job.attempts += 1
-        if job.attempts > MAX_ATTEMPTS:
-            message = f"Gave up after {MAX_ATTEMPTS} attempts; {job.rows_added} items were added"
-            _end(job, ImportStatus.FAILED, message, attempts=job.attempts)
-            return None
-        job.status = ImportStatus.RUNNING
-        job.started_at = job.started_at or timezone.now()
-        job.save(update_fields=["attempts", "status", "started_at"])
-    return ImportJob.objects.select_related("dataset", "project", "created_by", "created_by_api_key").get(pk=job_id)
-
-
-def _end(job: ImportJob, status: str, message: str, **fields) -> None:
-    job.status, job.message, job.finished_at = status, message, timezone.now()
-    for name, value in fields.items():
-        setattr(job, name, value)
-    # Never rewrite `content`: it may be many megabytes, and it does not change.
-    job.save(update_fields=["status", "message", "finished_at", *fields])
 
 
 def _line_errors(plan: ImportPlan, records: list[Record], job: ImportJob, schemas: ItemSchemas | None):
@@ -387,112 +366,131 @@ def _line_errors(plan: ImportPlan, records: list[Record], job: ImportJob, schema
 
 
 def _validate_all(plan: ImportPlan, job: ImportJob) -> tuple[int, list[dict]]:
-    """all_or_nothing's first pass: (number of invalid rows, the first MAX_STORED_ERRORS errors)."""
+    """all_or_nothing's first pass: (number of invalid rows, the first MAX_STORED_ERRORS errors).
+
+    It writes nothing, so it renews the lease every BATCH_SIZE records to keep the job.
+    """
     schemas = ItemSchemas.of(job.dataset)
     failed, kept = 0, []
-    for record in plan.records():
+    for position, record in enumerate(plan.records(), start=1):
         _, _, errors = _line_errors(plan, [record], job, schemas)
         failed += len(errors)
         if len(kept) < MAX_STORED_ERRORS:
             kept += errors
+        if position % BATCH_SIZE == 0:
+            job_renew(job)
     return failed, kept
 
 
-def _run_batch(plan: ImportPlan, job_id: str, records: list[Record], start: int, actor: Actor) -> bool:
-    """Handle one batch; False when this worker should stop (the job ended or another worker moved on)."""
+def _run_batch(plan: ImportPlan, job: ImportJob, records: list[Record], actor: Actor) -> None:
+    """Add one batch and advance the cursor, in one transaction; LeaseLost when the job is no longer ours."""
     with transaction.atomic():
-        job = (
-            ImportJob.objects.select_for_update(of=("self",))
-            .defer("content")
-            .select_related("dataset", "project")
-            .filter(pk=job_id)
-            .first()
-        )
-        if job is None or job.status != ImportStatus.RUNNING or job.rows_done != start:
-            return False  # deleted, finished, or another worker is ahead
+        job_renew(job)
+        # Read again per batch: a schema edited during the import applies from the next batch.
+        dataset = Dataset.objects.get(project=job.project, pk=job.dataset_id)
         items, lines, errors = _line_errors(plan, records, job, None)
         if errors and job.mode == ImportMode.ALL_OR_NOTHING:
             raise ValidationError({"file": [f"line {errors[0]['line']}: {errors[0]['message']}"]})
         created = dataset_items_create_many(
             project=job.project,
-            dataset=job.dataset,
+            dataset=dataset,
             items=items,
             actor=actor,
             skip_invalid=job.mode == ImportMode.SKIP_INVALID,
         )
         errors += [{"line": lines[position], "message": problem} for position, problem in created.invalid.items()]
         errors.sort(key=lambda error: error["line"])
-        job.rows_done += len(records)
-        job.rows_failed += len(errors)
-        job.rows_added += len(created.created_ids)
-        if len(job.errors) < MAX_STORED_ERRORS:
-            job.errors = (job.errors + errors)[:MAX_STORED_ERRORS]
-        job.save(update_fields=["rows_done", "rows_failed", "rows_added", "errors"])
-    return True
+        progress = {
+            "progress_done": job.progress_done + len(records),
+            "progress_failed": job.progress_failed + len(errors),
+            "progress_added": job.progress_added + len(created.created_ids),
+            "errors": (job.errors + errors)[:MAX_STORED_ERRORS],
+        }
+        # The lease holder is the only writer, and the renewal above locked the row.
+        ImportJob.objects.filter(pk=job.pk).update(**progress)
+    for name, value in progress.items():
+        setattr(job, name, value)
 
 
 def import_job_run(*, job_id: str) -> None:
-    """Run or resume the import job; does nothing for a finished or missing job."""
-    job = _claim(job_id)
+    """Run or resume the import job; does nothing for a finished or missing job, or one a live worker holds."""
+    job = job_claim(
+        ImportJob.objects.defer("content").select_related("dataset", "project", "created_by", "created_by_api_key"),
+        pk=job_id,
+    )
     if job is None:
+        return
+    if job.attempts > MAX_ATTEMPTS:
+        job_finish(
+            job,
+            status=ImportStatus.FAILED,
+            error=f"Gave up after {MAX_ATTEMPTS} attempts; {job.progress_added} items were added",
+        )
         return
     try:
         _run_claimed(job)
+    except LeaseLost:
+        return  # another worker has the job now, or it was cancelled: nothing of ours to record
     except Exception as error:
-        # django-q retries a failed task; on its last attempt the job must not stay "running".
+        # Left running, the job is resumed by the sweep once its lease expires; on the last
+        # attempt it is failed instead, so it does not stay "running".
         if job.attempts >= MAX_ATTEMPTS:
-            job.refresh_from_db(fields=["rows_added"])
-            _end(job, ImportStatus.FAILED, f"Failed after {job.attempts} attempts ({error}); {job.rows_added} items were added")
+            job.refresh_from_db(fields=["progress_added"])
+            job_finish(
+                job,
+                status=ImportStatus.FAILED,
+                error=f"Failed after {job.attempts} attempts ({error}); {job.progress_added} items were added",
+            )
         raise
 
 
 def _run_claimed(job: ImportJob) -> None:
+    content = ImportJob.objects.values_list("content", flat=True).get(pk=job.pk)
     try:
-        plan = ImportPlan(import_format=job.format, content=job.content, mapping=job.mapping, cell_format=job.cell_format)
+        plan = ImportPlan(import_format=job.format, content=content, mapping=job.mapping, cell_format=job.cell_format)
     except ValidationError as error:
-        _end(job, ImportStatus.FAILED, "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))
+        job_finish(
+            job,
+            status=ImportStatus.FAILED,
+            error="; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()),
+        )
         return
-    if job.rows_total is None:
-        job.rows_total = plan.count()
-        ImportJob.objects.filter(pk=job.pk).update(rows_total=job.rows_total)
+    if job.progress_total is None:
+        job.progress_total = plan.count()
+        ImportJob.objects.filter(pk=job.pk).update(progress_total=job.progress_total)
 
-    if job.mode == ImportMode.ALL_OR_NOTHING and job.rows_done == 0:
+    if job.mode == ImportMode.ALL_OR_NOTHING and job.progress_done == 0:
         failed, errors = _validate_all(plan, job)
         if failed:
-            _end(
+            job_finish(
                 job,
-                ImportStatus.FAILED,
-                f"{failed} of {job.rows_total} rows are invalid: nothing was added",
-                rows_done=job.rows_total,
-                rows_failed=failed,
+                status=ImportStatus.FAILED,
+                error=f"{failed} of {job.progress_total} rows are invalid: nothing was added",
+                progress_done=job.progress_total,
+                progress_failed=failed,
                 errors=errors,
             )
             return
 
     actor = Actor(user=job.created_by, api_key=job.created_by_api_key)
-    position, batch, batch_start = 0, [], job.rows_done
+    position, batch = 0, []
     try:
         for record in plan.records():
             position += 1
-            if position <= job.rows_done:
+            if position <= job.progress_done:
                 continue
             batch.append(record)
             if len(batch) == BATCH_SIZE:
-                if not _run_batch(plan, job.pk, batch, batch_start, actor):
-                    return
-                batch_start, batch = batch_start + len(batch), []
-        if batch and not _run_batch(plan, job.pk, batch, batch_start, actor):
-            return
+                _run_batch(plan, job, batch, actor)
+                batch = []
+        if batch:
+            _run_batch(plan, job, batch, actor)
     except ValidationError as error:
         # Only reachable in all_or_nothing, when the dataset's schemas changed during the import.
-        job.refresh_from_db(fields=["rows_added"])
-        _end(job, ImportStatus.FAILED, f"Stopped: {' '.join(error.messages)}; {job.rows_added} items were added before")
+        job_finish(
+            job,
+            status=ImportStatus.FAILED,
+            error=f"Stopped: {' '.join(error.messages)}; {job.progress_added} items were added before",
+        )
         return
-
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().defer("content").filter(pk=job.pk).first()
-        if job is not None and job.status == ImportStatus.RUNNING:
-            summary = f"Added {job.rows_added} items"
-            if job.rows_failed:
-                summary += f"; {job.rows_failed} invalid rows were skipped"
-            _end(job, ImportStatus.COMPLETED, summary)
+    job_finish(job, status=ImportStatus.COMPLETED)

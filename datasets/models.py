@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from evalsite.jobs import JobStatus, LeasedJob
 from evalsite.tenancy.models import ApiKey, Project, new_id
 
 # Nullable text fields below are deliberate (DJ001): the Langfuse API distinguishes null ("not
@@ -110,20 +111,19 @@ class CellFormat(models.TextChoices):
     JSON = "json", "Cells holding JSON are parsed (empty cell = null)"
 
 
-class ImportStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
+# An import's status is its job status (evalsite/jobs); the name stays for the callers that use it.
+ImportStatus = JobStatus
 
 
-class ImportJob(models.Model):
+class ImportJob(LeasedJob):
     """One upload of a CSV or JSONL file into a dataset, run by `datasets.tasks.run_import`.
 
     The file lives in `content` so any worker on any machine can read it (no shared disk), as text:
     it is decoded once at upload, so a wrong encoding is refused then rather than failing the job,
-    and PostgreSQL compresses large text values. `rows_done` is the resume cursor: the number of
-    records already handled, advanced in the same transaction as the items they produced.
+    and PostgreSQL compresses large text values. Status, lease and progress are a leased job's
+    (evalsite/jobs): `progress_done` is the resume cursor, the number of records already handled,
+    advanced in the same transaction as the items they produced; `progress_failed` counts the
+    invalid rows; `error` says why the whole job failed.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
@@ -135,22 +135,15 @@ class ImportJob(models.Model):
     mapping = models.JSONField(help_text="See datasets/IMPORT.md")
     filename = models.CharField(max_length=255, blank=True, default="")
     content = models.TextField()
-    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
-    rows_total = models.PositiveIntegerField(null=True, blank=True)
-    rows_done = models.PositiveIntegerField(default=0)
-    rows_failed = models.PositiveIntegerField(default=0)
-    rows_added = models.PositiveIntegerField(default=0)
-    # The first MAX_STORED_ERRORS row errors, [{"line": n, "message": "..."}]; rows_failed counts all.
+    # Unknown (null) until the worker has counted the file's records.
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+    progress_added = models.PositiveIntegerField(default=0)
+    # The first MAX_STORED_ERRORS row errors, [{"line": n, "message": "..."}]; progress_failed counts all.
     errors = models.JSONField(default=list, blank=True)
-    message = models.TextField(null=True, blank=True, help_text="Why the whole job failed, or a summary")  # noqa: DJ001
-    attempts = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_by_api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -160,5 +153,11 @@ class ImportJob(models.Model):
         return f"{self.filename or self.format} → {self.dataset_id} ({self.status})"
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in (ImportStatus.COMPLETED, ImportStatus.FAILED)
+    def message(self) -> str | None:
+        """What the API and the admin show: a completed job's summary, else why the job failed."""
+        if self.status != ImportStatus.COMPLETED:
+            return self.error
+        summary = f"Added {self.progress_added} items"
+        if self.progress_failed:
+            summary += f"; {self.progress_failed} invalid rows were skipped"
+        return summary

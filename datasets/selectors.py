@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import CharField, F, Max, OuterRef, QuerySet, Subquery, Value
-from django.http import Http404
 
+from datasets import hooks
 from datasets.models import Dataset, DatasetItem, DatasetItemRevision, ImportJob, ItemStatus
+from evalsite.errors import NotFound
 from evalsite.tenancy.models import Project
-from experiments.selectors import experiment_run_names_by_dataset
 
 ITEM_ORDER = ("created_at", "item_id")
 
@@ -30,7 +30,7 @@ def dataset_get_by_name(*, project: Project, name: str) -> Dataset:
     """Like dataset_find_by_name, but a missing dataset is a 404."""
     dataset = dataset_find_by_name(project=project, name=name)
     if dataset is None:
-        raise Http404(f"Dataset not found: {name}")
+        raise NotFound(f"Dataset not found: {name}")
     return dataset
 
 
@@ -166,7 +166,7 @@ def dataset_item_get(*, project: Project, item_id: str) -> DatasetItem:
         .first()
     )
     if item is None:
-        raise Http404(f"Dataset item not found: {item_id}")
+        raise NotFound(f"Dataset item not found: {item_id}")
     return item
 
 
@@ -180,13 +180,16 @@ def datasets_with_items_and_runs(*, project: Project, datasets: list[Dataset]) -
     items = _current_items(project=project, dataset=None, include_archived=False).filter(dataset_id__in=list(by_id))
     for item in items:
         by_id[item.dataset_id].active_items.append(item)
-    for dataset_id, names in experiment_run_names_by_dataset(project=project, dataset_ids=list(by_id)).items():
-        by_id[dataset_id].run_names = names
+    # Runs belong to an app above this one, which provides their names (datasets/hooks.py).
+    for provider in hooks.dataset_run_names:
+        for dataset_id, names in provider(project=project, dataset_ids=list(by_id)).items():
+            if dataset_id in by_id:
+                by_id[dataset_id].run_names.extend(names)
     return datasets
 
 
 def import_job_get(*, project: Project, job_id: str) -> ImportJob:
     job = ImportJob.objects.select_related("dataset").defer("content").filter(project=project, pk=job_id).first()
     if job is None:
-        raise Http404(f"Import not found: {job_id}")
+        raise NotFound(f"Import not found: {job_id}")
     return job

@@ -155,7 +155,7 @@ class ImportJobSerializer(serializers.Serializer):
     finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
 
     def get_progress(self, job) -> dict:
-        return {"total": job.rows_total, "done": job.rows_done, "failed": job.rows_failed, "added": job.rows_added}
+        return {"total": job.progress_total, "done": job.progress_done, "failed": job.progress_failed, "added": job.progress_added}
 
     def get_errorsTruncated(self, job) -> bool:
-        return job.rows_failed > len(job.errors)
+        return job.progress_failed > len(job.errors)

@@ -29,7 +29,8 @@ from django.utils import timezone
 from datasets.models import Dataset, DatasetItem, DatasetItemRevision, ItemStatus
 from datasets.schemas import INPUT, ItemSchemas, schema_problem
 from datasets.selectors import ITEM_ORDER, dataset_get_by_name
-from evalsite.api.errors import Conflict
+from evalsite.db import insert_rows
+from evalsite.errors import Conflict
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.models import Project
 from evalsite.tenancy.services import audit_log_record, project_object_delete
@@ -594,7 +595,7 @@ def _prepared(model, names: tuple[str, ...], rows: list[list], connection) -> li
 
 def _insert_rows(model, constants: dict, content: list[list]) -> None:
     """INSERT one row per `content` entry (values for ITEM_CONTENT, already converted for the
-    database) plus the `constants`: COPY on PostgreSQL, executemany BATCH_SIZE rows at a time on SQLite.
+    database) plus the `constants`, through `evalsite.db.insert_rows` (COPY on PostgreSQL).
 
     `bulk_create` compiles every value of every row through the ORM's SQL compiler, which for a
     100,000-row import costs several times what the database spends storing it. Here each value
@@ -606,21 +607,9 @@ def _insert_rows(model, constants: dict, content: list[list]) -> None:
         return
     connection = connections[router.db_for_write(model)]
     names = [*constants, *ITEM_CONTENT]
-    fields = [model._meta.get_field(name) for name in names]  # "project_id" finds the FK by its column
+    columns = [model._meta.get_field(name).column for name in names]  # "project_id" finds the FK by its column
     fixed = [model._meta.get_field(name).get_db_prep_save(value, connection) for name, value in constants.items()]
-    quote = connection.ops.quote_name
-    table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # COPY streams all rows in one statement; psycopg dumps each value with the adapter
-            # Django's conversion chose (Jsonb for JSON, timestamptz for datetimes).
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in content:
-                    copy.write_row(fixed + row)
-            return
-        sql = "INSERT INTO {} ({}) VALUES ({})".format(table, columns, ", ".join(["%s"] * len(fields)))
-        for start in range(0, len(content), BATCH_SIZE):
-            cursor.executemany(sql, [fixed + row for row in content[start : start + BATCH_SIZE]])
+    insert_rows(model._meta.db_table, columns, (fixed + row for row in content), connection=connection)
 
 
 def _with_id(new: NewItem) -> NewItem:

@@ -4,5 +4,6 @@ from datasets.importing import import_job_run
 
 
 def run_import(job_id: str) -> None:
-    """Run or resume an import job; a finished or deleted job is left alone, so retries are safe."""
+    """Run or resume an import job; a finished or deleted job, or one a live worker holds, is left
+    alone, so a duplicate or a re-enqueue by the sweep is safe."""
     import_job_run(job_id=job_id)

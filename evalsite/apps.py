@@ -7,3 +7,7 @@ class EvalsiteConfig(AppConfig):
 
     def ready(self):
         import evalsite.api.schema  # noqa: F401  (registers the schema extension)
+        from evalsite.jobs import sweeper
+
+        if sweeper.running_as_worker_cluster():
+            sweeper.start()

@@ -58,9 +58,11 @@ INSTALLED_APPS = [
     "django_q",
     "evalsite",
     "traces",
+    "prompts",
     "scoring",
     "datasets",
     "experiments",
+    "ingestion",
 ]
 
 MIDDLEWARE = [
@@ -177,10 +179,15 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# Platform experiment runs: a worker renews its lease at least this often (seconds) or the run is
-# presumed abandoned; each worker cluster sweeps for abandoned runs every EVALSITE_RUN_SWEEP_SECONDS.
-EVALSITE_RUN_LEASE_SECONDS = int(os.environ.get("EVALSITE_RUN_LEASE_SECONDS", 30))
-EVALSITE_RUN_SWEEP_SECONDS = float(os.environ.get("EVALSITE_RUN_SWEEP_SECONDS", 10))
+# Leased jobs (experiment runs, imports; evalsite/jobs/README.md): a worker renews its lease at least
+# this often (seconds) or the job is presumed abandoned; each worker cluster sweeps for abandoned jobs
+# every EVALSITE_JOB_SWEEP_SECONDS. The EVALSITE_RUN_* names of earlier releases still work.
+EVALSITE_JOB_LEASE_SECONDS = float(
+    os.environ.get("EVALSITE_JOB_LEASE_SECONDS") or os.environ.get("EVALSITE_RUN_LEASE_SECONDS") or 30
+)
+EVALSITE_JOB_SWEEP_SECONDS = float(
+    os.environ.get("EVALSITE_JOB_SWEEP_SECONDS") or os.environ.get("EVALSITE_RUN_SWEEP_SECONDS") or 10
+)
 
 LOGGING = {
     "version": 1,

@@ -4,9 +4,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import datasets.urls
-import experiments.prompt_urls
-import experiments.run_urls
 import experiments.urls
+import ingestion.urls
+import prompts.urls
 import scoring.urls
 import traces.urls
 from evalsite.api.urls import api_urlpatterns
@@ -20,9 +20,9 @@ public_api = [
     *traces.urls.api_urlpatterns,
     *scoring.urls.api_urlpatterns,
     *datasets.urls.api_urlpatterns,
-    *experiments.run_urls.api_urlpatterns,
     *experiments.urls.api_urlpatterns,
-    *experiments.prompt_urls.api_urlpatterns,
+    *ingestion.urls.api_urlpatterns,
+    *prompts.urls.api_urlpatterns,
 ]
 
 project_pages = [

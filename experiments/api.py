@@ -1,59 +1,33 @@
 """Experiment (dataset run) endpoints: the v4+ cursor reads, the legacy dataset-run endpoints of
-older SDKs, and our comparison. Thin views: validate the query or body, call one selector, service
-or builder, shape the answer."""
+older SDKs, our comparison, and platform runs (`/experiments/runs`: start, follow, cancel).
+
+Thin views: validate the query or body, call one selector, service or builder, shape the answer.
+Reads go through experiments/selectors.py, which scope them to the key's project."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import DateTimeField, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from datasets import selectors as dataset_selectors
+from evalsite.api.cursors import keyset_page
+from evalsite.api.errors import validation_error_for_wire
 from evalsite.api.pagination import PagePagination
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.roles import Role
 from experiments import comparison, selectors, services
 from experiments import serializers as s
-from experiments.models import ExperimentRun, RunItem
 from scoring import selectors as score_selectors
 from traces import selectors as trace_selectors
-
-
-def _apply_filters(queryset: QuerySet, conditions: list) -> QuerySet:
-    for field, operator, value in conditions:
-        if operator == "=":
-            queryset = queryset.filter(**{field: value})
-        elif operator == "!=":
-            queryset = queryset.exclude(**{field: value})
-        elif operator == "any of":
-            queryset = queryset.filter(**{f"{field}__in": value})
-        elif operator == "none of":
-            queryset = queryset.exclude(**{f"{field}__in": value})
-        elif operator == "contains":
-            queryset = queryset.filter(**{f"{field}__contains": value})
-        else:  # "starts with"
-            queryset = queryset.filter(**{f"{field}__startswith": value})
-    return queryset
-
-
-def _cursor_page(queryset: QuerySet, sort_field: str, query: dict) -> tuple[list, str | None]:
-    """Keyset page, newest first by (sort_field, pk); the cursor names the last row returned."""
-    if query.get("cursor"):
-        moment, pk = query["cursor"]
-        queryset = queryset.filter(Q(**{f"{sort_field}__lt": moment}) | Q(**{sort_field: moment, "pk__lt": pk}))
-    limit = query["limit"]
-    rows = list(queryset.order_by(f"-{sort_field}", "-pk")[: limit + 1])
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    last = rows[-1]
-    return rows, s.encode_cursor(getattr(last, sort_field), last.pk)
 
 
 def _group_scores(scores, key: str, limit: int) -> dict[str, list]:
@@ -74,23 +48,21 @@ def _query(serializer_class, request) -> dict:
 class ExperimentViewSet(ProjectScopedViewSet):
     """`GET /experiments` (newest activity first, cursor pages) and `GET /experiments/compare`."""
 
-    queryset = ExperimentRun.objects.all()
-
-    def base_queryset(self):
-        return selectors.experiment_run_list(project=self.project).annotate(
-            start_at=Coalesce("started_at", "created_at", output_field=DateTimeField())
-        )
+    filter_backends = []  # reads filter through the selectors, not django-filter
 
     @extend_schema(parameters=[s.ExperimentListQuerySerializer], responses=s.ExperimentsResponse)
     def list(self, request):
         query = _query(s.ExperimentListQuerySerializer, request)
-        runs = self.get_queryset().filter(activity_at__gte=query["fromStartTime"])
-        if query.get("toStartTime"):
-            runs = runs.filter(start_at__lt=query["toStartTime"])
-        for param, field in (("id", "run_id"), ("name", "name"), ("datasetId", "dataset_id")):
-            if s.comma_list(query.get(param)):
-                runs = runs.filter(**{f"{field}__in": s.comma_list(query[param])})
-        runs, cursor = _cursor_page(_apply_filters(runs, query["filter"]), "activity_at", query)
+        runs = selectors.experiment_run_list(
+            project=self.project,
+            active_since=query["fromStartTime"],
+            started_before=query.get("toStartTime"),
+            run_ids=s.comma_list(query.get("id")),
+            names=s.comma_list(query.get("name")),
+            dataset_ids=s.comma_list(query.get("datasetId")),
+            conditions=query["filter"],
+        )
+        runs, cursor = keyset_page(runs, sort_field="activity_at", after=query.get("cursor"), limit=query["limit"])
         scores: dict[str, list] = {}
         if "scores" in query["fields"] and runs:
             scores = _group_scores(
@@ -128,28 +100,22 @@ class ExperimentViewSet(ProjectScopedViewSet):
 class ExperimentItemViewSet(ProjectScopedViewSet):
     """`GET /experiment-items`: run items, newest first, cursor pages."""
 
-    queryset = RunItem.objects.all()
-
-    def base_queryset(self):
-        return RunItem.objects.select_related("run", "dataset_item").annotate(
-            start_at=Coalesce("started_at", "created_at", output_field=DateTimeField())
-        )
+    filter_backends = []  # reads filter through the selectors, not django-filter
 
     @extend_schema(parameters=[s.ExperimentItemListQuerySerializer], responses=s.ExperimentItemsResponse)
     def list(self, request):
         query = _query(s.ExperimentItemListQuerySerializer, request)
-        items = self.get_queryset().filter(start_at__gte=query["fromStartTime"])
-        if query.get("toStartTime"):
-            items = items.filter(start_at__lt=query["toStartTime"])
-        for param, field in (
-            ("experimentId", "run__run_id"),
-            ("experimentName", "run__name"),
-            ("experimentItemId", "item_key"),
-            ("datasetId", "run__dataset_id"),
-        ):
-            if s.comma_list(query.get(param)):
-                items = items.filter(**{f"{field}__in": s.comma_list(query[param])})
-        items, cursor = _cursor_page(_apply_filters(items, query["filter"]), "start_at", query)
+        items = selectors.run_item_list(
+            project=self.project,
+            started_since=query["fromStartTime"],
+            started_before=query.get("toStartTime"),
+            run_ids=s.comma_list(query.get("experimentId")),
+            run_names=s.comma_list(query.get("experimentName")),
+            item_keys=s.comma_list(query.get("experimentItemId")),
+            dataset_ids=s.comma_list(query.get("datasetId")),
+            conditions=query["filter"],
+        )
+        items, cursor = keyset_page(items, sort_field="start_at", after=query.get("cursor"), limit=query["limit"])
         scores: dict[str, list] = {}
         trace_ids = sorted({item.trace_id for item in items if item.trace_id})
         if "scores" in query["fields"] and trace_ids:
@@ -165,12 +131,9 @@ class ExperimentItemViewSet(ProjectScopedViewSet):
 class DatasetRunItemViewSet(ProjectScopedViewSet):
     """Legacy `POST`/`GET /dataset-run-items` (SDK v2–v4 `item.link()` and run reads)."""
 
-    queryset = RunItem.objects.all()
+    filter_backends = []  # reads filter through the selectors, not django-filter
     pagination_class = PagePagination
     required_roles = {"create": Role.MEMBER}
-
-    def base_queryset(self):
-        return RunItem.objects.select_related("run").order_by("created_at", "pk")
 
     @extend_schema(request=s.DatasetRunItemCreateSerializer, responses=s.DatasetRunItemResponse)
     def create(self, request):
@@ -204,7 +167,9 @@ class DatasetRunItemViewSet(ProjectScopedViewSet):
     @extend_schema(parameters=[s.DatasetRunItemListQuerySerializer], responses=s.DatasetRunItemResponse(many=True))
     def list(self, request):
         query = _query(s.DatasetRunItemListQuerySerializer, request)
-        items = self.get_queryset().filter(run__dataset_id=query["datasetId"], run__name=query["runName"])
+        items = selectors.run_item_list_for_dataset_run(
+            project=self.project, dataset_id=query["datasetId"], run_name=query["runName"]
+        )
         page = self.paginate_queryset(items)
         return self.get_paginated_response([s.dataset_run_item_dict(item) for item in page])
 
@@ -216,11 +181,8 @@ RUN_NAME = OpenApiParameter("run_name", str, OpenApiParameter.PATH, description=
 class DatasetRunViewSet(ProjectScopedViewSet):
     """Legacy `GET /datasets/{name}/runs` and `GET`/`DELETE /datasets/{name}/runs/{run}`."""
 
-    queryset = ExperimentRun.objects.all()
+    filter_backends = []  # reads filter through the selectors, not django-filter
     pagination_class = PagePagination
-
-    def base_queryset(self):
-        return ExperimentRun.objects.select_related("dataset").order_by("-created_at", "-pk")
 
     def _dataset(self, name: str):
         dataset = dataset_selectors.dataset_find_by_name(project=self.project, name=name)
@@ -229,22 +191,17 @@ class DatasetRunViewSet(ProjectScopedViewSet):
         return dataset
 
     def _runs(self) -> QuerySet:
-        """The runs named by the URL. Both names may contain '/', so "<a>/runs/<b>" can be split more
-        than one way; the split whose dataset exists wins (the longest dataset name on a tie)."""
+        """The runs named by the URL (see selectors.experiment_run_list_by_path for the split)."""
         dataset_name, run_name = self.kwargs["dataset_name"], self.kwargs["run_name"]
-        full = f"{dataset_name}/runs/{run_name}"
-        parts = full.split("/runs/")
-        splits = [("/runs/".join(parts[:i]), "/runs/".join(parts[i:])) for i in range(1, len(parts))]
-        existing = dataset_selectors.dataset_names_existing(project=self.project, names=[name for name, _ in splits])
-        for name, run in sorted(splits, key=lambda split: len(split[0]), reverse=True):
-            if name in existing:
-                return self.get_queryset().filter(dataset__name=name, name=run)
-        raise NotFound(f"Dataset not found: {dataset_name}")
+        runs = selectors.experiment_run_list_by_path(project=self.project, dataset_name=dataset_name, run_name=run_name)
+        if runs is None:
+            raise NotFound(f"Dataset not found: {dataset_name}")
+        return runs
 
     @extend_schema(parameters=[DATASET_NAME], responses=s.DatasetRunResponse(many=True))
     def list(self, request, dataset_name: str):
         dataset = self._dataset(dataset_name)
-        page = self.paginate_queryset(self.get_queryset().filter(dataset=dataset))
+        page = self.paginate_queryset(selectors.experiment_run_list_for_dataset(project=self.project, dataset=dataset))
         return self.get_paginated_response([s.dataset_run_dict(run) for run in page])
 
     @extend_schema(parameters=[DATASET_NAME, RUN_NAME], responses=s.DatasetRunWithItemsResponse)
@@ -262,3 +219,58 @@ class DatasetRunViewSet(ProjectScopedViewSet):
             raise NotFound(f"Dataset run not found: {run_name}")
         services.experiment_run_delete(project=self.project, runs=runs, actor=Actor.from_request(request))
         return Response({"message": "Dataset run successfully deleted"})
+
+
+# experiment_run_start's arguments → the fields of POST /experiments/runs.
+RUN_START_FIELDS = {
+    "dataset_name": "datasetName",
+    "run_name": "runName",
+    "description": "runDescription",
+    "prompt_name": "promptName",
+    "prompt_version": "promptVersion",
+    "prompt_label": "promptLabel",
+    "model_parameters": "modelParameters",
+}
+
+
+class ExperimentRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet):
+    """`/experiments/runs`: start platform runs, follow their progress, cancel them."""
+
+    filter_backends = []  # reads filter through the selectors, not django-filter
+    serializer_class = s.ExperimentRunStatusSerializer
+    lookup_field = "run_id"
+    required_roles = {"create": Role.MEMBER, "cancel": Role.MEMBER}
+
+    def base_queryset(self):
+        return selectors.experiment_run_list_recent(project=self.project)
+
+    @extend_schema(request=s.ExperimentRunStartSerializer, responses={202: s.ExperimentRunStatusSerializer})
+    def create(self, request):
+        given = s.ExperimentRunStartSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            run = services.experiment_run_start(
+                project=self.project,
+                dataset_name=data["datasetName"],
+                run_name=data["runName"],
+                description=data.get("runDescription"),
+                metadata=data.get("metadata"),
+                prompt_name=data["promptName"],
+                prompt_version=data.get("promptVersion"),
+                prompt_label=data.get("promptLabel"),
+                provider=data["provider"],
+                model=data["model"],
+                model_parameters=data.get("modelParameters"),
+                concurrency=data["concurrency"],
+                actor=Actor.from_request(request),
+            )
+        except DjangoValidationError as error:
+            raise validation_error_for_wire(error, RUN_START_FIELDS) from None
+        return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses=s.ExperimentRunStatusSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, run_id=None):
+        run = services.experiment_run_cancel(project=self.project, run=self.get_object(), actor=Actor.from_request(request))
+        return Response(self.get_serializer(run).data)

@@ -2,16 +2,17 @@
 
 The algorithm (experiments/RUNNER.md has the longer version):
 
-1. Claim the run with a lease (`run_claim`): only one worker executes a run at a time; a run whose
-   lease expired (its worker died) can be claimed by the next one.
+1. Claim the run's lease (`job_claim`, evalsite/jobs): only one worker executes a run at a time; a
+   run whose lease expired (its worker died) can be claimed by the next one.
 2. Work out what is left: the dataset items of the run's version that have no RunItem yet. Items
    already recorded are never called again, so a resumed run costs nothing twice.
 3. Queue every pending item on a thread pool as wide as the run's concurrency. Threads only call
    the model; they never touch the database, and never wait for the coordinator.
 4. The coordinating thread collects results and flushes them in batches, each in one transaction:
-   renew the lease (stop if it was lost), store every item's trace and generation through the
-   traces ingestion, insert the RunItems (the unique constraint ignores an item already recorded),
-   and refresh the progress counters. A cancelled run stops at the next flush.
+   renew the lease (`job_renew`: stop if it was lost or the run was cancelled, which drops the
+   lease), store every item's trace and generation through `traces_upsert`, insert the
+   RunItems (the unique constraint ignores an item already recorded), and refresh the progress
+   counters. A cancel is thus seen at the next flush, by the renewal itself: no extra query.
 5. When nothing is left, the run is completed with its total cost.
 """
 
@@ -23,37 +24,30 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from datasets.selectors import dataset_items_for_run
+from evalsite.jobs import LeaseLost, job_claim, job_finish, job_renew
 from evalsite.llm.client import ChatResult, LLMError, chat
 from evalsite.llm.connections import llm_connection_get_by_id, llm_endpoint_for
 from evalsite.llm.prices import model_prices_for_pricing
 from evalsite.llm.pricing import compute_cost, find_price
-from experiments.models import ExperimentRun, Prompt, RunItem, RunStatus
-from experiments.prompt_compile import PromptCompileError, prompt_compile
-from traces.otlp import MappedSpan
-from traces.services import spans_ingest
+from experiments.models import ExperimentRun, RunItem, RunStatus
+from prompts.compile import PromptCompileError, prompt_compile
+from prompts.models import Prompt
+from traces import merge
+from traces.services import traces_upsert
 
 FLUSH_EVERY_ITEMS = 64
 FLUSH_EVERY_SECONDS = 0.5
-
-
-def lease_seconds() -> int:
-    """How long a worker may go without renewing its lease before the run counts as abandoned."""
-    return int(getattr(settings, "EVALSITE_RUN_LEASE_SECONDS", 30))
-
-
-class LeaseLost(Exception):
-    """Another worker took the run over (ours was presumed dead): stop without writing."""
 
 
 @dataclass(frozen=True)
@@ -66,36 +60,18 @@ class ItemOutcome:
     messages: Any
 
 
-def run_claim(*, run_pk: int) -> ExperimentRun | None:
-    """Take the run's lease, or None when it is finished or another live worker holds it."""
-    now = timezone.now()
-    with transaction.atomic():
-        run = ExperimentRun.objects.select_for_update().filter(pk=run_pk).first()
-        if run is None or run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
-            return None
-        lease_alive = run.heartbeat_at is not None and run.heartbeat_at > now - timedelta(seconds=lease_seconds())
-        if run.lease_token and lease_alive:
-            return None
-        run.lease_token = uuid.uuid4().hex
-        run.heartbeat_at = now
-        run.status = RunStatus.RUNNING
-        run.started_at = run.started_at or now
-        run.save(update_fields=["lease_token", "heartbeat_at", "status", "started_at", "updated_at"])
-    return run
-
-
 def run_execute(*, run_pk: int, on_progress: Callable[[int, int, int], None] | None = None) -> None:
     """Execute (or resume) a run until every item is recorded, it is cancelled, or it fails.
 
     `on_progress(done, failed, total)` is called after each flush, in this thread (the command
     line draws its bar with it).
     """
-    run = run_claim(run_pk=run_pk)
+    run = job_claim(ExperimentRun.objects.select_related("project", "dataset"), pk=run_pk)
     if run is None:
-        return
+        return  # finished, cancelled, gone, or held by a live worker
     try:
         Executor(run, on_progress=on_progress).execute()
-    except LeaseLost:
+    except LeaseLost:  # taken over by another worker, or cancelled (JobCancelled): nothing to record
         return
     except Exception as error:  # a run-level failure (bad prompt, missing connection…), not an item's
         run_finish(run=run, status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
@@ -103,15 +79,9 @@ def run_execute(*, run_pk: int, on_progress: Callable[[int, int, int], None] | N
 
 
 def run_finish(*, run: ExperimentRun, status: str, error: str | None = None) -> None:
+    """End the run with its total cost, if the lease is still ours (a cancelled run stays cancelled)."""
     totals = RunItem.objects.filter(project_id=run.project_id, run=run).aggregate(cost=Sum("cost"))
-    ExperimentRun.objects.filter(pk=run.pk, lease_token=run.lease_token).update(
-        status=status,
-        error=error,
-        finished_at=timezone.now(),
-        total_cost=totals["cost"],
-        lease_token=None,
-        updated_at=timezone.now(),
-    )
+    job_finish(run, status=status, error=error, total_cost=totals["cost"])
 
 
 class Executor:
@@ -183,39 +153,29 @@ class Executor:
         pending = self.pending_items()
         buffer: list[ItemOutcome] = []
         last_flush = time.monotonic()
-        for outcome in self.outcomes(pending):
-            if outcome is not None:
-                buffer.append(outcome)
-            if len(buffer) >= FLUSH_EVERY_ITEMS or time.monotonic() - last_flush >= FLUSH_EVERY_SECONDS:
-                if not self.flush(buffer):
-                    return  # cancelled
-                buffer, last_flush = [], time.monotonic()
-        if not self.flush(buffer):
-            return
+        # closing(): a LeaseLost out of a flush shuts the pool down at once, not when the traceback goes.
+        with closing(self.outcomes(pending)) as outcomes:
+            for outcome in outcomes:
+                if outcome is not None:
+                    buffer.append(outcome)
+                if len(buffer) >= FLUSH_EVERY_ITEMS or time.monotonic() - last_flush >= FLUSH_EVERY_SECONDS:
+                    self.flush(buffer)
+                    buffer, last_flush = [], time.monotonic()
+        self.flush(buffer)
         run_finish(run=self.run, status=RunStatus.COMPLETED)
 
-    def flush(self, outcomes: list[ItemOutcome]) -> bool:
-        """Store a batch of outcomes; False when the run was cancelled meanwhile."""
+    def flush(self, outcomes: list[ItemOutcome]) -> None:
+        """Store a batch of outcomes; LeaseLost (JobCancelled) when the run was taken over (cancelled)."""
         with transaction.atomic():
-            status = self.renew_lease()
-            if status == RunStatus.CANCELLED:
-                return False
+            # Raises before anything is written; the renewal's UPDATE also locks the run row until
+            # this batch commits.
+            job_renew(self.run)
             if outcomes:
-                spans_ingest(project=self.project, spans=[self.span_for(o) for o in outcomes])
+                traces_upsert(project=self.project, batch=self.trace_batch(outcomes))
                 RunItem.objects.bulk_create(
                     [self.run_item_for(o) for o in outcomes], ignore_conflicts=True, batch_size=500
                 )
                 self.refresh_progress()
-        return True
-
-    def renew_lease(self) -> str:
-        now = timezone.now()
-        updated = ExperimentRun.objects.filter(pk=self.run.pk, lease_token=self.run.lease_token).update(
-            heartbeat_at=now
-        )
-        if not updated:
-            raise LeaseLost()
-        return ExperimentRun.objects.filter(pk=self.run.pk).values_list("status", flat=True).get()
 
     def refresh_progress(self) -> None:
         counts = RunItem.objects.filter(project=self.project, run=self.run).aggregate(
@@ -232,44 +192,55 @@ class Executor:
             return {}
         return compute_cost(self.price, result.usage)
 
-    def span_for(self, outcome: ItemOutcome) -> MappedSpan:
-        """The item's trace and generation, shaped like an SDK span so one ingestion path stores both."""
-        item, result = outcome.item, outcome.result
-        trace_id, observation_id = self.ids_for(item)
-        usage = result.usage if result is not None else {}
-        observation = {
-            "id": observation_id,
-            "trace_id": trace_id,
-            "parent_observation_id": None,
-            "type": "GENERATION",
-            "name": f"{self.prompt.name} v{self.prompt.version}",
-            "start_time": outcome.started_at,
-            "end_time": outcome.finished_at,
-            "completion_start_time": None,
-            "level": "ERROR" if outcome.error else "DEFAULT",
-            "status_message": outcome.error,
-            "model": result.model if result is not None else self.model,
-            "model_parameters": {key: str(value) for key, value in self.parameters.items()} or None,
-            "usage_details": usage,
-            "cost_details": self.cost_of(result),
-            "prompt_name": self.prompt.name,
-            "prompt_version": self.prompt.version,
-            "environment": "experiment",
-            "release": None,
-            "version": None,
-            "input": outcome.messages,
-            "output": result.text if result is not None else None,
-            "metadata": {"experiment_run_id": self.run.run_id, "dataset_item_id": item.item_id},
-        }
-        trace = {
-            "name": self.run.name,
-            "input": item.input,
-            "output": result.text if result is not None else None,
-            "environment": "experiment",
-            "metadata": {"experiment_run_id": self.run.run_id, "dataset_item_id": item.item_id},
-            "timestamp": outcome.started_at,
-        }
-        return MappedSpan(observation=observation, trace=trace, is_root=True, experiment=None)
+    def trace_batch(self, outcomes: list[ItemOutcome]) -> merge.Batch:
+        """Each item's trace and its generation, the trace's root, as contributions for traces_upsert."""
+        batch = merge.Batch()
+        for outcome in outcomes:
+            item, result = outcome.item, outcome.result
+            trace_id, observation_id = self.ids_for(item)
+            output = result.text if result is not None else None
+            metadata = {"experiment_run_id": self.run.run_id, "dataset_item_id": item.item_id}
+            observation = {
+                "id": observation_id,
+                "trace_id": trace_id,
+                "parent_observation_id": None,
+                "type": "GENERATION",
+                "name": f"{self.prompt.name} v{self.prompt.version}",
+                "start_time": outcome.started_at,
+                "end_time": outcome.finished_at,
+                "completion_start_time": None,
+                "level": "ERROR" if outcome.error else "DEFAULT",
+                "status_message": outcome.error,
+                "model": result.model if result is not None else self.model,
+                "model_parameters": {key: str(value) for key, value in self.parameters.items()} or None,
+                "usage_details": result.usage if result is not None else {},
+                "cost_details": self.cost_of(result),
+                "prompt_name": self.prompt.name,
+                "prompt_version": self.prompt.version,
+                "environment": "experiment",
+                "release": None,
+                "version": None,
+                "input": outcome.messages,
+                "output": output,
+                "metadata": metadata,
+            }
+            batch.add_observation(merge.observation_contribution(observation))
+            # The trace's name and input are the run's and the item's own; its output is the
+            # generation's, derived from the root as for an SDK trace.
+            batch.add_trace(
+                merge.trace_contribution(
+                    trace_id=trace_id,
+                    timestamp=outcome.started_at,
+                    root_observation_id=observation_id,
+                    name=self.run.name,
+                    input=item.input,
+                    output=output,
+                    output_explicit=False,
+                    environment="experiment",
+                    metadata=metadata,
+                )
+            )
+        return batch
 
     def run_item_for(self, outcome: ItemOutcome) -> RunItem:
         item, result = outcome.item, outcome.result

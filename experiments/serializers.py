@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from evalsite.api.cursors import decode_cursor
 from experiments.models import ExperimentRun, RunItem, RunSource
 
 # --- input ---------------------------------------------------------------------------------------
@@ -74,7 +72,7 @@ class CursorListQuerySerializer(serializers.Serializer):
         return groups
 
     def validate_cursor(self, value: str) -> tuple[str, int] | None:
-        return decode_cursor(value) if value else None
+        return decode_cursor(value, field=None)
 
     def validate_filter(self, value: str) -> list[tuple[str, str, Any]]:
         return parse_filter(value, self.filter_columns) if value else []
@@ -118,25 +116,6 @@ class ComparisonQuerySerializer(serializers.Serializer):
 
 def comma_list(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
-# Cursors are opaque to clients: base64url of {"v": 1, "t": <sort time>, "id": <row pk>}.
-def encode_cursor(moment: datetime, pk: int) -> str:
-    payload = json.dumps({"v": 1, "t": moment.isoformat(), "id": pk}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def decode_cursor(value: str) -> tuple[datetime, int]:
-    try:
-        padded = value + "=" * (-len(value) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-        moment = parse_datetime(data["t"])
-        pk = int(data["id"])
-        if data.get("v") != 1 or moment is None:
-            raise ValueError
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise serializers.ValidationError("not a cursor returned by this endpoint") from None
-    return moment, pk
 
 
 FILTER_OPERATORS = {"=", "!=", "any of", "none of", "contains", "starts with"}
@@ -376,3 +355,50 @@ class ExperimentItemsResponse(serializers.Serializer):
 
 class MessageResponse(serializers.Serializer):
     message = serializers.CharField()
+
+
+# --- platform runs (/experiments/runs) ---------------------------------------------------------
+
+
+class ExperimentRunStartSerializer(serializers.Serializer):
+    """Input of POST /api/public/experiments/runs (camelCase, as the rest of the API)."""
+
+    datasetName = serializers.CharField()
+    runName = serializers.CharField(max_length=500)
+    runDescription = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    metadata = serializers.JSONField(required=False, allow_null=True)
+    promptName = serializers.CharField()
+    promptVersion = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    promptLabel = serializers.CharField(required=False, allow_null=True)
+    provider = serializers.CharField()
+    model = serializers.CharField()
+    modelParameters = serializers.DictField(required=False, allow_null=True)
+    concurrency = serializers.IntegerField(required=False, default=8, min_value=1, max_value=64)
+
+
+class ExperimentRunStatusSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="run_id")
+    datasetId = serializers.CharField(source="dataset_id", allow_null=True)
+    datasetName = serializers.SerializerMethodField()
+    datasetVersion = serializers.DateTimeField(source="dataset_version", allow_null=True)
+    progress = serializers.SerializerMethodField()
+    totalCost = serializers.DecimalField(source="total_cost", max_digits=20, decimal_places=10, allow_null=True,
+                                         coerce_to_string=False)
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    class Meta:
+        model = ExperimentRun
+        fields = [
+            "id", "name", "description", "metadata", "source", "status", "progress", "error", "config",
+            "datasetId", "datasetName", "datasetVersion", "totalCost", "startedAt", "finishedAt", "createdAt",
+            "updatedAt",
+        ]
+
+    def get_datasetName(self, run) -> str | None:
+        return run.dataset.name if run.dataset_id else None
+
+    def get_progress(self, run) -> dict:
+        return {"total": run.progress_total, "done": run.progress_done, "failed": run.progress_failed}

@@ -1,4 +1,10 @@
-"""Writes of experiment runs and run items.
+"""Writes of experiment runs and run items, and starting, cancelling and resuming platform runs.
+
+Platform runs are executed by runner.py; this module creates them (`experiment_run_start`) and
+cancels them (`experiment_run_cancel`). They are leased jobs (evalsite/jobs): the sweep that
+re-enqueues abandoned ones is core's, for the kind experiments registers in its AppConfig.
+Refusals are Django `ValidationError`s keyed by the refused argument's name (`run_name`,
+`prompt_version`…) or a core `Conflict`; the API renames the keys to its own fields.
 
 SDK runs arrive only as spans (reference §5): the traces ingestion hands every experiment item root
 span (the `experiment-item-task` span) to `experiment_items_record_from_spans`, inside its own
@@ -23,19 +29,30 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from datasets import selectors as dataset_selectors
-from datasets.models import DatasetItem
+from datasets.models import Dataset, DatasetItem
+from datasets.selectors import dataset_find_by_name, dataset_items_for_run, dataset_latest_version
+from evalsite.errors import Conflict
+from evalsite.jobs import enqueue_after_commit, job_cancel
+from evalsite.llm.client import RESERVED_PARAMETERS
+from evalsite.llm.connections import llm_connection_get
+from evalsite.llm.models import LlmConnection
 from evalsite.tenancy.actors import SYSTEM, Actor
 from evalsite.tenancy.models import Project
 from evalsite.tenancy.services import audit_log_record
 from experiments import selectors
-from experiments.models import ExperimentRun, RunItem, RunSource
+from experiments.models import ExperimentRun, RunItem, RunSource, RunStatus
+from prompts.models import Prompt
+from prompts.selectors import prompt_get
 
 RUN_ID_MAX = ExperimentRun._meta.get_field("run_id").max_length
 RUN_NAME_MAX = ExperimentRun._meta.get_field("name").max_length
+MAX_CONCURRENCY = 64
+EXECUTE_TASK = "experiments.tasks.execute_run"
 ITEM_KEY_MAX = RunItem._meta.get_field("item_key").max_length
 # Run attribute ← record key.
 RUN_ATTRIBUTES = {
@@ -320,3 +337,119 @@ def experiment_run_delete(*, project: Project, runs: list[ExperimentRun], actor:
     deleted = ExperimentRun.objects.filter(project=project, pk__in=[run.pk for run in runs]).delete()
     return deleted[1].get(ExperimentRun._meta.label, 0)
 
+
+def _dataset(project: Project, name: str) -> Dataset:
+    dataset = dataset_find_by_name(project=project, name=name)
+    if dataset is None:
+        raise ValidationError({"dataset_name": [f"no dataset named {name!r} in this project"]})
+    return dataset
+
+
+def _prompt(project: Project, name: str, version: int | None, label: str | None) -> Prompt:
+    if version is not None and label is not None:
+        raise ValidationError({"prompt_version": ["give a prompt version or a prompt label, not both"]})
+    try:
+        return prompt_get(project=project, name=name, version=version, label=label)
+    except Prompt.DoesNotExist as missing:
+        raise ValidationError({"prompt_name": [str(missing)]}) from None
+
+
+def _connection(project: Project, provider: str) -> LlmConnection:
+    try:
+        return llm_connection_get(project=project, provider=provider)
+    except LlmConnection.DoesNotExist:
+        raise ValidationError({"provider": [f"no LLM connection named {provider!r} in this project"]}) from None
+
+
+@transaction.atomic
+def experiment_run_start(
+    *,
+    project: Project,
+    dataset_name: str,
+    run_name: str,
+    prompt_name: str,
+    provider: str,
+    model: str,
+    prompt_version: int | None = None,
+    prompt_label: str | None = None,
+    model_parameters: dict | None = None,
+    concurrency: int = 8,
+    description: str | None = None,
+    metadata: dict | None = None,
+    actor: Actor = SYSTEM,
+    enqueue: bool = True,
+) -> ExperimentRun:
+    """Create a queued platform run over the dataset's latest version and enqueue its execution.
+
+    `enqueue=False` is for a caller that executes the run itself (the command line's --here); the
+    workers' sweep still picks the run up if that caller dies before claiming it.
+
+    Every reference is checked now, so a bad request is refused naming the argument instead of
+    becoming a failed run later.
+    """
+    if not model or not isinstance(model, str):
+        raise ValidationError({"model": ["a model name is required"]})
+    if not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ValidationError({"concurrency": [f"must be an integer from 1 to {MAX_CONCURRENCY}"]})
+    if model_parameters is not None and not isinstance(model_parameters, dict):
+        raise ValidationError({"model_parameters": ["must be an object"]})
+    reserved = sorted(RESERVED_PARAMETERS.intersection(model_parameters or {}))
+    if reserved:
+        # Refused now rather than by the client on every item of the run.
+        raise ValidationError({"model_parameters": [f"may not set {', '.join(reserved)}"]})
+    if not run_name or not isinstance(run_name, str):
+        raise ValidationError({"run_name": ["a run name is required"]})
+    if len(run_name) > RUN_NAME_MAX:
+        raise ValidationError({"run_name": [f"must be at most {RUN_NAME_MAX} characters"]})
+    dataset = _dataset(project, dataset_name)
+    prompt = _prompt(project, prompt_name, prompt_version, prompt_label)
+    llm_connection = _connection(project, provider)
+    if ExperimentRun.objects.filter(project=project, dataset=dataset, name=run_name).exists():
+        raise Conflict(f"dataset {dataset_name!r} already has a run named {run_name!r}")
+    version = dataset_latest_version(project=project, dataset=dataset)
+    total = len(dataset_items_for_run(project=project, dataset=dataset, version=version))
+    run = ExperimentRun.objects.create(
+        project=project,
+        name=run_name,
+        description=description,
+        metadata=metadata,
+        dataset=dataset,
+        dataset_version=version,
+        source=RunSource.PLATFORM,
+        status=RunStatus.QUEUED,
+        progress_total=total,
+        created_by=actor.user,
+        config={
+            "promptName": prompt.name,
+            "promptVersion": prompt.version,
+            "promptId": prompt.pk,
+            "provider": llm_connection.provider,
+            "connectionId": llm_connection.pk,
+            "model": model,
+            "modelParameters": model_parameters or {},
+            "concurrency": concurrency,
+        },
+    )
+    audit_log_record(
+        actor=actor, action="experiment_run.start", obj=run, organization=project.organization, project=project,
+        run_id=run.run_id, dataset=dataset.name, model=model,
+    )
+    if enqueue:
+        enqueue_after_commit(EXECUTE_TASK, run.pk, task_name=f"experiment-run-{run.run_id}")
+    return run
+
+
+@transaction.atomic
+def experiment_run_cancel(*, project: Project, run: ExperimentRun, actor: Actor = SYSTEM) -> ExperimentRun:
+    """Queued or running runs stop; finished runs are left as they are.
+
+    The cancel drops the run's lease, so a worker executing it finds out when it next renews the
+    lease (at its next flush, within about a second) and stops without writing that batch.
+    """
+    if job_cancel(ExperimentRun.objects.filter(project=project), pk=run.pk):
+        audit_log_record(
+            actor=actor, action="experiment_run.cancel", obj=run, organization=project.organization, project=project,
+            run_id=run.run_id,
+        )
+    run.refresh_from_db()
+    return run

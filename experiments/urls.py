@@ -1,6 +1,12 @@
 from django.urls import path
 
-from experiments.api import DatasetRunItemViewSet, DatasetRunViewSet, ExperimentItemViewSet, ExperimentViewSet
+from experiments.api import (
+    DatasetRunItemViewSet,
+    DatasetRunViewSet,
+    ExperimentItemViewSet,
+    ExperimentRunViewSet,
+    ExperimentViewSet,
+)
 from experiments.pages import ExperimentComparePage
 
 # Routes under /api/public/ (no trailing slashes) and under /projects/<project_id>/.
@@ -10,6 +16,13 @@ from experiments.pages import ExperimentComparePage
 # segment, so "…/runs" and "…/runs/…" reach these. "<a>/runs/<b>" can still split more than one way;
 # DatasetRunViewSet picks the split whose dataset exists.
 api_urlpatterns = [
+    path("experiments/runs", ExperimentRunViewSet.as_view({"get": "list", "post": "create"}), name="api-runs"),
+    path("experiments/runs/<str:run_id>", ExperimentRunViewSet.as_view({"get": "retrieve"}), name="api-run"),
+    path(
+        "experiments/runs/<str:run_id>/cancel",
+        ExperimentRunViewSet.as_view({"post": "cancel"}),
+        name="api-run-cancel",
+    ),
     path("experiments", ExperimentViewSet.as_view({"get": "list"}), name="api-experiments"),
     path("experiments/compare", ExperimentViewSet.as_view({"get": "compare"}), name="api-experiments-compare"),
     path("experiment-items", ExperimentItemViewSet.as_view({"get": "list"}), name="api-experiment-items"),

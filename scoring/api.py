@@ -9,11 +9,8 @@
   error fields: nothing was stored, and a 4xx says so plainly (a 207 is for partial success).
 """
 
-import base64
-import binascii
-import json
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -21,12 +18,13 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from evalsite.api.cursors import decode_cursor, keyset_page
 from evalsite.api.errors import PayloadTooLarge
 from evalsite.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, positive_int_param
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
 from scoring.models import Score, ScoreConfig
-from scoring.selectors import score_config_list, score_list, score_trace_summaries
+from scoring.selectors import score_config_list, score_list, score_list_for_traces, score_trace_summaries
 from scoring.serializers import (
     ScoreConfigCreateSerializer,
     ScoreConfigSerializer,
@@ -149,30 +147,11 @@ class ScoreV3ViewSet(ProjectScopedViewSet):
         limit = positive_int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
         query = ScoreV3QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        before = decode_cursor(request.query_params.get("cursor"))
-        rows = list(score_list(project=self.project, before=before, **query.selector_filters())[: limit + 1])
-        cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-        data = ScoreV3Serializer(rows[:limit], many=True).data
+        after = decode_cursor(request.query_params.get("cursor"))
+        scores = score_list(project=self.project, **query.selector_filters())
+        rows, cursor = keyset_page(scores, sort_field="timestamp", after=after, limit=limit)
+        data = ScoreV3Serializer(rows, many=True).data
         return Response({"data": data, "meta": {"cursor": cursor, "limit": limit}})
-
-
-def encode_cursor(score: Score) -> str:
-    raw = json.dumps([score.timestamp.isoformat(), score.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        timestamp, row_id = json.loads(raw)
-        parsed = datetime.fromisoformat(timestamp)
-        if not isinstance(row_id, int) or parsed.tzinfo is None:
-            raise ValueError(cursor)
-        return parsed, row_id
-    except (binascii.Error, ValueError, TypeError):
-        raise ValidationError({"cursor": ["is not a cursor returned by this endpoint"]}) from None
 
 
 class ScoreConfigViewSet(ProjectScopedViewSet):
@@ -206,3 +185,20 @@ class ScoreConfigViewSet(ProjectScopedViewSet):
             project=self.project, config=config, actor=Actor.from_request(request), **body.service_changes()
         )
         return Response(ScoreConfigSerializer(config).data)
+
+
+@dataclass(frozen=True)  # equal instances: registering again (a ready() run twice) adds nothing
+class TraceScores:
+    """The scores the trace API carries (`traces.hooks.trace_scores`, registered by ScoringConfig):
+    score ids in `GET /traces`, v1 score objects in `GET /traces/{id}`. One query each."""
+
+    def score_ids(self, *, project, trace_ids: list[str]) -> dict[str, list[str]]:
+        ids: dict[str, list[str]] = {}
+        for score in score_list_for_traces(project=project, trace_ids=trace_ids):
+            ids.setdefault(score.trace_id, []).append(score.score_id)
+        return ids
+
+    def scores(self, *, project, trace) -> list[dict]:
+        scores = score_list_for_traces(project=project, trace_ids=[trace.trace_id])
+        summaries = {trace.trace_id: {"user_id": trace.user_id, "tags": trace.tags, "environment": trace.environment}}
+        return ScoreSerializer(scores, many=True, context={"trace_summaries": summaries}).data

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from evalsite.tenancy.models import Project
 from scoring.models import Score, ScoreConfig
@@ -36,13 +36,11 @@ def score_list(
     value_min: float | None = None,
     value_max: float | None = None,
     string_value: str | None = None,
-    before: tuple[datetime, int] | None = None,
 ) -> QuerySet[Score]:
     """Scores of `project`, newest first (ties by row id), narrowed by every filter given.
 
     `from_timestamp` is inclusive and `to_timestamp` exclusive. `user_id` selects scores of that
     user's traces. `value_operator` (=, !=, <, <=, >, >=) compares the numeric value with `value`.
-    `before=(timestamp, row id)` is a keyset cursor: only rows after that one in this order.
     """
     queryset = Score.objects.filter(project=project)
     exact = {
@@ -75,9 +73,6 @@ def score_list(
             queryset = queryset.filter(value__isnull=False).exclude(value=value)
         else:
             queryset = queryset.filter(**{f"value__{lookup}": value})
-    if before is not None:
-        timestamp, row_id = before
-        queryset = queryset.filter(Q(timestamp__lt=timestamp) | Q(timestamp=timestamp, id__lt=row_id))
     return queryset.order_by("-timestamp", "-id")
 
 

@@ -3,12 +3,12 @@
 Score ingestion is the hot path (`POST /api/public/scores`, the legacy batch's score-create events,
 evaluators, annotation): it validates every item in Python (`scoring.validation`), loads the
 configs the batch names in one query, and upserts the valid rows in one set-based statement. The
-rows travel to the database as one JSON document that the database expands itself
-(`json_to_recordset` on PostgreSQL, `json_each` on SQLite), so the statement has the same three
-parameters whatever the batch size, and no model instance is built per score.
+rows travel to the database as one JSON array of row arrays that the database expands itself
+(`evalsite.db.Dialect.json_rows`: `json_array_elements` on PostgreSQL, `json_each` on SQLite), so
+the statement has the same three parameters whatever the batch size, and no model instance is
+built per score.
 """
 
-import json
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from evalsite.db import Dialect
 from evalsite.tenancy.actors import SYSTEM, Actor
 from evalsite.tenancy.models import Project
 from evalsite.tenancy.services import audit_log_record, project_object_delete
@@ -93,46 +94,22 @@ def scores_ingest(
 
 def scores_upsert(*, project_id: str, rows: list[dict], now) -> None:
     """One INSERT … ON CONFLICT (project_id, score_id) DO UPDATE for all rows (ids must be distinct)."""
-    vendor = connection.vendor
-    if vendor == "sqlite":
-        # SQLite has no timestamptz or jsonb: store what Django's fields would (naive UTC text, JSON text).
-        adapt = connection.ops.adapt_datetimefield_value
-        for row in rows:
-            row["timestamp"] = adapt(row["timestamp"])
-            if row["metadata"] is not None:
-                row["metadata"] = json.dumps(row["metadata"])
-        stamp = adapt(now)
-    else:
-        for row in rows:
-            row["timestamp"] = row["timestamp"].isoformat()
-        stamp = now
-    payload = json.dumps([[row[column] for column, _ in UPSERT_COLUMNS] for row in rows])
+    dialect = Dialect()
+    payload = dialect.json_rows_payload(rows, UPSERT_COLUMNS)
+    stamp = dialect.datetime_param(now)
     with connection.cursor() as cursor:
-        cursor.execute(upsert_sql(vendor), [project_id, stamp, stamp, payload])
-
-
-def postgresql_element(index: int, sql_type: str) -> str:
-    """Element `index` of the row array `r.value`, typed for its column."""
-    if sql_type == "jsonb":
-        # A JSON null must become SQL NULL, as Django stores None in a nullable JSONField.
-        return f"NULLIF((r.value -> {index})::jsonb, 'null'::jsonb)"
-    return f"(r.value ->> {index})::{sql_type}"
+        cursor.execute(upsert_sql(connection.vendor), [project_id, stamp, stamp, payload])
 
 
 @cache
 def upsert_sql(vendor: str) -> str:
+    """The upsert statement for one database vendor (cached: it depends on nothing else)."""
     quote = connection.ops.quote_name
     table = quote(Score._meta.db_table)
     columns = [quote(column) for column, _ in UPSERT_COLUMNS]
     insert = ", ".join([quote("project_id"), *columns, quote("created_at"), quote("updated_at")])
     updates = ", ".join(f"{c} = excluded.{c}" for c in [*columns[1:], quote("updated_at")])
-    if vendor == "postgresql":
-        values = ", ".join(postgresql_element(i, sql_type) for i, (_, sql_type) in enumerate(UPSERT_COLUMNS))
-        source = "json_array_elements(%s::json) AS r"
-    else:
-        values = ", ".join(f"json_extract(r.value, '$[{i}]')" for i in range(len(UPSERT_COLUMNS)))
-        # "WHERE true" resolves SQLite's parsing ambiguity between a join's ON and the upsert's ON.
-        source = "json_each(%s) AS r WHERE true"
+    values, source = Dialect().json_rows(UPSERT_COLUMNS)
     return (
         f"INSERT INTO {table} ({insert}) SELECT %s, {values}, %s, %s FROM {source} "
         f"ON CONFLICT ({quote('project_id')}, {quote('score_id')}) DO UPDATE SET {updates}"

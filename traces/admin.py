@@ -1,23 +1,21 @@
-"""Admin for traces and observations (read-only lists with filters) and model prices.
+"""Admin for traces and observations: read-only lists with filters.
 
 Traces arrive through ingestion and are never edited by hand, so their admin pages only list,
-show and delete (deletion goes through the service, which also removes observations and scores).
+show and delete (deletion goes through the service, which also removes observations, and what the
+apps above keep by trace id, such as scores). Apps above add actions ("add to a dataset") through
+`trace_admin_actions` / `observation_admin_actions` (traces/hooks.py).
 """
 
-import re
-
-from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from datasets.admin_actions import add_to_dataset
-from evalsite.llm import prices
-from evalsite.llm.models import ModelPrice
+from evalsite.hooks import ExtensionPoint
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.admin_base import ProjectScopedAdmin
+from traces import hooks
+from traces.filters import trace_tag_q
 from traces.models import Observation, Trace
-from traces.selectors import trace_has_tag_q
 from traces.services import traces_delete
 
 
@@ -79,10 +77,19 @@ class TagFilter(InputFilter):
 
     def queryset(self, request, queryset):
         value = self.value()
-        return queryset.filter(trace_has_tag_q(value)) if value else queryset
+        return queryset.filter(trace_tag_q(value)) if value else queryset
 
 
 class ReadOnlyIngestedAdmin(ProjectScopedAdmin):
+    # The extension point whose actions this admin offers. `actions` is read per request (Django
+    # reads it on the instance), so actions registered by apps whose ready() runs after the
+    # admin's autodiscovery are there too, with Django's own permission filtering.
+    action_point: ExtensionPoint
+
+    @property
+    def actions(self):
+        return list(self.action_point)
+
     def has_add_permission(self, request, *args) -> bool:
         return False
 
@@ -105,7 +112,7 @@ class TraceAdmin(ReadOnlyIngestedAdmin):
     date_hierarchy = "timestamp"
     ordering = ["-timestamp"]
     show_full_result_count = False
-    actions = [add_to_dataset]
+    action_point = hooks.trace_admin_actions
     readonly_fields = [
         "project",
         "trace_id",
@@ -165,7 +172,7 @@ class ObservationAdmin(ReadOnlyIngestedAdmin):
     date_hierarchy = "start_time"
     ordering = ["-start_time"]
     show_full_result_count = False
-    actions = [add_to_dataset]
+    action_point = hooks.observation_admin_actions
     readonly_fields = [
         "project",
         "observation_id",
@@ -207,70 +214,3 @@ class ObservationAdmin(ReadOnlyIngestedAdmin):
     def trace_link(self, observation):
         url = reverse("trace-detail", kwargs={"project_id": observation.project_id, "trace_id": observation.trace_id})
         return format_html('<a href="{}#obs-{}">{}</a>', url, observation.observation_id, observation.trace_id)
-
-
-class ModelPriceForm(forms.ModelForm):
-    unit = forms.ChoiceField(choices=[(unit, unit) for unit in prices.USAGE_UNITS], initial="TOKENS")
-
-    class Meta:
-        model = ModelPrice
-        fields = [
-            "project",
-            "model_name",
-            "match_pattern",
-            "start_date",
-            "unit",
-            "input_price",
-            "output_price",
-            "total_price",
-            "tokenizer_id",
-            "tokenizer_config",
-        ]
-
-    def clean_match_pattern(self):
-        pattern = self.cleaned_data["match_pattern"]
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise forms.ValidationError(f"Not a valid regular expression: {error}") from None
-        return pattern
-
-    def clean(self):
-        cleaned = super().clean()
-        if not self.errors:
-            problems = prices.model_price_problems({key: cleaned.get(key) for key in prices.EDITABLE_FIELDS})
-            for field, messages in problems.items():
-                self.add_error(prices.WIRE_TO_FIELD.get(field), messages)
-        return cleaned
-
-
-@admin.register(ModelPrice)
-class ModelPriceAdmin(ProjectScopedAdmin):
-    form = ModelPriceForm
-    list_display = ["model_name", "match_pattern", "start_date", "unit", "input_price", "output_price", "total_price", "project"]
-    list_select_related = ["project__organization"]
-    search_fields = ["model_name", "match_pattern"]
-    ordering = ["model_name", "-start_date"]
-
-    def get_readonly_fields(self, request, obj=None):
-        # A price never moves between projects: it would reprice another tenant's generations.
-        return ["project"] if obj else []
-
-    def save_model(self, request, obj, form, change):
-        self.check_project_write(request, obj)
-        data = {key: form.cleaned_data.get(key) for key in prices.EDITABLE_FIELDS}
-        actor = Actor(user=request.user)
-        if change:
-            stored = ModelPrice.objects.get(pk=obj.pk)
-            saved = prices.model_price_update(project=stored.project, price=stored, actor=actor, **data)
-        else:
-            saved = prices.model_price_create(project=obj.project, actor=actor, **data)
-        obj.pk = saved.pk
-        obj.created_at, obj.updated_at = saved.created_at, saved.updated_at
-
-    def delete_model(self, request, obj):
-        prices.model_price_delete(project=obj.project, price=obj, actor=Actor(user=request.user))
-
-    def delete_queryset(self, request, queryset):
-        for price in queryset.select_related("project__organization"):
-            self.delete_model(request, price)

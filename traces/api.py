@@ -1,29 +1,21 @@
-"""Ingestion (OTLP, legacy batch) and reads of traces, observations, sessions and daily metrics."""
+"""Reads of traces, observations, sessions and daily metrics, and trace deletion.
+
+A trace carries its scores on the wire; they come from the `trace_scores` sources that apps above
+register (traces/hooks.py), so this module knows no score model. Ingestion is ingestion/api.py.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import datetime
-
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
-from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from evalsite.api.errors import PayloadTooLarge
+from evalsite.api.cursors import decode_cursor, keyset_page
 from evalsite.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PagePagination, positive_int_param
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
-from evalsite.tenancy.roles import Role
-from scoring.selectors import score_list_for_traces
-from scoring.serializers import ScoreSerializer
-from traces import otlp
+from traces import hooks
 from traces.filters import observation_filter_q, parse_filter
 from traces.models import Observation, Trace
 from traces.selectors import (
@@ -55,86 +47,7 @@ from traces.serializers import (
     observation_v2,
     session_row,
 )
-from traces.services import ingestion_batch_ingest, spans_ingest, traces_delete
-
-
-def request_body(request) -> bytes:
-    """The raw body, refused with a 413 above the configured limit (EVALSITE_MAX_BODY_BYTES)."""
-    try:
-        return request.body
-    except RequestDataTooBig:
-        raise PayloadTooLarge(
-            f"Request body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; send smaller batches"
-        ) from None
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-# --- ingestion ------------------------------------------------------------------------------
-
-
-class OtlpTraceViewSet(ProjectScopedViewSet):
-    """`POST /otel/v1/traces`: OTLP/HTTP trace export, protobuf (gzip or plain) or OTLP/JSON.
-
-    The body is read raw (any content type reaches the view, so a wrong one gets our 400, not
-    DRF's 415), decoded, mapped and stored before the answer: a 200 means durably stored.
-    """
-
-    queryset = Trace.objects.all()
-    required_roles = {"create": Role.MEMBER}
-
-    @extend_schema(
-        request={"application/x-protobuf": OpenApiTypes.BINARY, "application/json": OpenApiTypes.OBJECT},
-        responses={200: OpenApiTypes.OBJECT},
-        description="OTLP ExportTraceServiceRequest; empty protobuf answer for protobuf requests, {} for JSON.",
-    )
-    def create(self, request):
-        content_type = request.META.get("CONTENT_TYPE", "")
-        body = request_body(request)
-        try:
-            records = otlp.decode_export_request(
-                body,
-                content_type,
-                request.META.get("HTTP_CONTENT_ENCODING"),
-                max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
-            )
-        except otlp.PayloadTooLarge as error:
-            raise PayloadTooLarge(str(error)) from None
-        except otlp.InvalidContentType:
-            raise ParseError(
-                f"Invalid content type {content_type!r}: send application/x-protobuf or application/json"
-            ) from None
-        except otlp.OtlpDecodeError as error:
-            raise ParseError(f"Invalid OTLP payload: {error}") from None
-        if records:
-            spans_ingest(project=self.project, spans=[otlp.map_span(record) for record in records])
-        if "protobuf" in content_type:
-            # An empty ExportTraceServiceResponse serialises to zero bytes.
-            return HttpResponse(b"", content_type="application/x-protobuf")
-        return Response({})
-
-
-class IngestionViewSet(ProjectScopedViewSet):
-    """`POST /ingestion`: the legacy batch; always 207 with per-event successes and errors."""
-
-    queryset = Trace.objects.all()
-    required_roles = {"create": Role.MEMBER}
-
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={207: OpenApiTypes.OBJECT})
-    def create(self, request):
-        try:
-            document = json.loads(request_body(request) or b"null", parse_constant=_reject_constant)
-        except (ValueError, RecursionError):
-            raise ParseError("Invalid JSON body") from None
-        if not isinstance(document, dict) or not isinstance(document.get("batch"), list):
-            raise ValidationError({"batch": ["is required: an array of ingestion events"]})
-        result = ingestion_batch_ingest(
-            project=self.project, events=document["batch"], actor=Actor.from_request(request)
-        )
-        return Response({"successes": result.successes, "errors": result.errors}, status=status.HTTP_207_MULTI_STATUS)
-
+from traces.services import traces_delete
 
 # --- traces ---------------------------------------------------------------------------------
 
@@ -161,8 +74,9 @@ class TraceViewSet(ProjectScopedViewSet):
         )
         score_ids: dict[str, list[str]] = {}
         if trace_ids and "scores" in wanted:
-            for score in score_list_for_traces(project=self.project, trace_ids=trace_ids):
-                score_ids.setdefault(score.trace_id, []).append(score.score_id)
+            for source in hooks.trace_scores:
+                for trace_id, ids in source.score_ids(project=self.project, trace_ids=trace_ids).items():
+                    score_ids.setdefault(trace_id, []).extend(ids)
         context = {"stats": stats, "score_ids": score_ids, "groups": groups}
         return self.get_paginated_response(TraceWithDetailsSerializer(traces, many=True, context=context).data)
 
@@ -171,7 +85,6 @@ class TraceViewSet(ProjectScopedViewSet):
         if trace is None:
             raise NotFound(f"Trace not found: {trace_id}")
         observations = observations_for_traces(project=self.project, trace_ids=[trace_id]).get(trace_id, [])
-        scores = score_list_for_traces(project=self.project, trace_ids=[trace_id])
         stats = TraceStats()
         for observation in observations:
             stats.observation_ids.append(observation.observation_id)
@@ -182,8 +95,9 @@ class TraceViewSet(ProjectScopedViewSet):
         context = {"stats": {trace_id: stats}, "score_ids": {}, "groups": None}
         data = TraceWithDetailsSerializer(trace, context=context).data
         data["observations"] = ObservationSerializer(observations, many=True).data
-        summaries = {trace_id: {"user_id": trace.user_id, "tags": trace.tags, "environment": trace.environment}}
-        data["scores"] = ScoreSerializer(scores, many=True, context={"trace_summaries": summaries}).data
+        data["scores"] = [
+            score for source in hooks.trace_scores for score in source.scores(project=self.project, trace=trace)
+        ]
         return Response(data)
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
@@ -257,13 +171,8 @@ class ObservationV2ViewSet(ProjectScopedViewSet):
             observations = observation_list(project=self.project, **query.selector_filters())
             if data.get("isRootObservation") is not None:
                 observations = observations.filter(parent_observation_id__isnull=data["isRootObservation"])
-        before = _decode_cursor(request.query_params.get("cursor"))
-        if before is not None:
-            moment, row_id = before
-            observations = observations.filter(start_time__lte=moment).exclude(start_time=moment, id__gte=row_id)
-        rows = list(observations.order_by("-start_time", "-id")[: limit + 1])
-        page = rows[:limit]
-        cursor = _encode_cursor(page[-1]) if len(rows) > limit else None
+        after = decode_cursor(request.query_params.get("cursor"))
+        page, cursor = keyset_page(observations, sort_field="start_time", after=after, limit=limit)
         needs_trace = bool(groups & {"basic", "trace_context"})
         traces = trace_context(project=self.project, trace_ids={o.trace_id for o in page}) if needs_trace and page else {}
         expand = {key.strip() for key in (data.get("expandMetadata") or "").split(",") if key.strip()}
@@ -272,24 +181,6 @@ class ObservationV2ViewSet(ProjectScopedViewSet):
             for observation in page
         ]
         return Response({"data": items, "meta": {"cursor": cursor}})
-
-
-def _encode_cursor(observation: Observation) -> str:
-    raw = json.dumps([observation.start_time.isoformat(), observation.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    if not cursor:
-        return None
-    try:
-        moment, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        parsed = datetime.fromisoformat(moment)
-        if not isinstance(row_id, int) or parsed.tzinfo is None:
-            raise ValueError(cursor)
-        return parsed, row_id
-    except (binascii.Error, ValueError, TypeError):
-        raise ValidationError({"cursor": ["is not a cursor returned by this endpoint"]}) from None
 
 
 # --- sessions and metrics -------------------------------------------------------------------

@@ -17,9 +17,9 @@ from typing import Any
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
+from evalsite.db import json_array_contains
 from evalsite.tenancy.models import Project
 from traces.models import Trace
-from traces.selectors import trace_has_tag_q
 
 OBSERVATION_COLUMNS = {
     "id": "observation_id",
@@ -47,6 +47,12 @@ TRACE_COLUMNS = {"userId": "user_id", "sessionId": "session_id", "traceName": "n
 TAG_COLUMNS = ("traceTags", "tags")
 STRING_OPERATORS = {"=": "exact", "contains": "contains", "starts with": "startswith", "ends with": "endswith"}
 COMPARISONS = {"=": "exact", ">": "gt", "<": "lt", ">=": "gte", "<=": "lte"}
+
+
+def trace_tag_q(tag: str) -> Q:
+    """A condition on traces: `tag` is one of the trace's tags. The column is left unqualified so
+    the condition also holds inside subqueries, where Django renames the trace table's alias."""
+    return json_array_contains("tags", tag)
 
 
 def _fail(index: int, message: str):
@@ -131,7 +137,7 @@ def _tags(index: int, operator: str, value: Any) -> Q:
         _fail(index, "tag filters take an array of strings")
     if operator not in ("any of", "none of", "all of"):
         _fail(index, "tag operator must be 'any of', 'none of' or 'all of'")
-    parts = [trace_has_tag_q(tag) for tag in value]
+    parts = [trace_tag_q(tag) for tag in value]
     if operator == "all of":
         return reduce(operator_module.and_, parts, Q())
     if not parts:

@@ -1,11 +1,12 @@
-"""Rows for the ingestion upsert, and the merge rules they obey (pure Python, no database).
+"""Rows for the trace upsert, and the merge rules they obey (pure Python, no database).
 
-Ingestion turns each span (OTLP) or event (legacy batch) into two *contributions*: an observation
-row and a trace row. Contributions with the same id are merged with the rules below, first in
-Python within one request, then in SQL against what is already stored (traces/upsert.py writes
-the same rules as SQL). Because the rules are the same in both places, a trace ingested in one
-request, or split over many in any order, ends in the same state. traces/INGESTION.md explains
-the rules and why they are order-independent.
+Every writer turns what it has into two *contributions* per observation: an observation row and a
+trace row (ingestion/ for OTLP spans and legacy batch events, experiments/runner.py for platform
+runs). Contributions with the same id are merged with the rules below, first in Python within one
+`Batch`, then in SQL against what is already stored: `observation_merge_sql` and `trace_merge_sql`
+in traces/upsert.py write the same rules as SQL. Because the rules are the same in both places, a
+trace written in one call, or split over many in any order, ends in the same state.
+traces/INGESTION.md explains the rules and why they are order-independent.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ MAX_COST = Decimal(10) ** 10
 
 
 def observation_contribution(mapped: Mapping[str, Any]) -> dict[str, Any]:
-    """An observation row from a mapped span's observation dict (traces.otlp.map_span)."""
+    """An observation row from an observation dict keyed like a mapped span's
+    (`ingestion.otlp.MappedSpan.observation`: `id`, `trace_id`, … every Observation field)."""
     return {
         "observation_id": mapped["id"],
         "trace_id": mapped["trace_id"],
@@ -103,7 +105,7 @@ def _unless_weak(new: str, old: str, weak: str) -> str:
 
 
 def merge_observation(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """`new` (the later contribution) merged into `old`. Mirrors OBSERVATION_MERGE_SQL."""
+    """`new` (the later contribution) merged into `old`. Mirrors upsert.observation_merge_sql."""
     return {
         "observation_id": old["observation_id"],
         "trace_id": new["trace_id"],
@@ -180,32 +182,6 @@ def trace_contribution(
     }
 
 
-def trace_contribution_from_span(mapped_span) -> dict[str, Any]:
-    """The trace row one mapped span (traces.otlp.MappedSpan) contributes."""
-    observation, trace, is_root = mapped_span.observation, mapped_span.trace, mapped_span.is_root
-    # A root span contributes its own name and input/output as the trace's; those are derived
-    # values that an explicit langfuse.trace.* attribute on any span overrides.
-    return trace_contribution(
-        trace_id=observation["trace_id"],
-        timestamp=trace.get("timestamp") or observation["start_time"],
-        root_observation_id=observation["id"] if is_root else None,
-        name=trace.get("name"),
-        name_explicit=not (is_root and trace.get("name") == observation["name"]),
-        input=trace.get("input"),
-        input_explicit=not (is_root and trace.get("input") == observation["input"]),
-        output=trace.get("output"),
-        output_explicit=not (is_root and trace.get("output") == observation["output"]),
-        user_id=trace.get("user_id"),
-        session_id=trace.get("session_id"),
-        release=trace.get("release"),
-        version=trace.get("version"),
-        environment=trace.get("environment"),
-        tags=trace.get("tags"),
-        metadata=trace.get("metadata"),
-        public=trace.get("public"),
-    )
-
-
 def _root_wins(new: dict[str, Any], old: dict[str, Any]) -> bool:
     """Whether `new` carries the trace's root: the earliest root span (ties: smallest id)."""
     if new["root_observation_id"] is None:
@@ -230,7 +206,7 @@ def _ranked(key: str, old: dict[str, Any], new: dict[str, Any], root_wins: bool)
 
 
 def merge_trace(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """`new` (the later contribution) merged into `old`. Mirrors TRACE_MERGE_SQL."""
+    """`new` (the later contribution) merged into `old`. Mirrors upsert.trace_merge_sql."""
     root_wins = _root_wins(new, old)
     if root_wins:
         timestamp, root = new["timestamp"], new["root_observation_id"]

@@ -1,29 +1,27 @@
 """The trace page: /projects/<project_id>/traces/<trace_id>.
 
-The observation tree with timings, model, usage, cost, inputs and outputs, the scores of the
-trace and of each observation, and a form where a MEMBER adds a score by hand. Hand scores go
-through scoring's ingestion with source ANNOTATION, so their score config validates them.
+The trace's own card and its observation tree (timings, model, usage, cost, inputs and outputs),
+then the panels that apps above register (`trace_page_panels`, traces/hooks.py): the scores of
+the trace and of each observation with a form to add one by hand, from scoring. A panel's form
+posts here with a hidden `panel` field; the panel handles it and the page answers.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.http import Http404, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
 from evalsite.pages import ProjectPageView
-from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.roles import Role
-from scoring.models import Score, ScoreConfig, ScoreDataType, ScoreSource
-from scoring.selectors import score_config_list, score_list_for_traces
-from scoring.services import scores_ingest
+from traces import hooks
 from traces.models import Observation, Trace
 from traces.selectors import observations_for_traces, trace_get
 
@@ -60,7 +58,8 @@ class Node:
     offset_percent: float
     width_percent: float
     duration: str
-    scores: list[Score] = field(default_factory=list)
+    # (template, items) per panel that shows something in this observation's row.
+    annotations: list[tuple[str, Any]] = field(default_factory=list)
     input: str = ""
     output: str = ""
     metadata: str = ""
@@ -99,44 +98,25 @@ def _start_key(observation: Observation) -> tuple[datetime, str]:
 
 
 class TraceDetailPage(ProjectPageView):
-    required_roles = {"GET": Role.VIEWER, "HEAD": Role.VIEWER, "POST": Role.MEMBER}
+    # Reading needs VIEWER; each panel's form declares its own role (TracePanel.post_role).
+    required_roles = {"GET": Role.VIEWER, "HEAD": Role.VIEWER, "POST": Role.VIEWER}
     template_name = "traces/trace_detail.html"
 
     def get(self, request, project_id, trace_id):
         return self.render_page(request, trace_id)
 
     def post(self, request, project_id, trace_id):
-        trace = self.trace_or_404(trace_id)
-        configs = {config.id: config for config in score_config_list(project=self.project)}
-        form = {key: request.POST.get(key, "").strip() for key in ("config", "value", "comment", "target", "score_id")}
-        errors = []
-        config = configs.get(form["config"])
-        if config is None:
-            errors.append("Choose a score config.")
-        observation_id = None
-        if form["target"] and form["target"] != "trace":
-            observation_id = form["target"]
-            ids = {o.observation_id for o in observations_for_traces(project=self.project, trace_ids=[trace_id]).get(trace_id, [])}
-            if observation_id not in ids:
-                errors.append("The target is not an observation of this trace.")
-        if not errors:
-            item = {
-                "id": form["score_id"] or uuid.uuid4().hex,
-                "name": config.name,
-                "configId": config.id,
-                "value": form_value(form["value"], config),
-                "traceId": trace.trace_id,
-                "observationId": observation_id,
-                "comment": form["comment"] or None,
-                "environment": trace.environment,
-            }
-            result = scores_ingest(
-                project=self.project, items=[item], actor=Actor.from_request(request), source_override=ScoreSource.ANNOTATION
-            )
-            errors += [f"{error.field}: {error.detail}" for _, error in result.errors]
-        if errors:
-            return self.render_page(request, trace_id, form=form, errors=errors, status=400)
-        return HttpResponseRedirect(reverse("trace-detail", args=[self.project.pk, trace_id]) + "#scores")
+        name = request.POST.get("panel", "")
+        panel = next((panel for panel in hooks.trace_page_panels if panel.name == name), None)
+        if panel is None or panel.post_role is None:
+            return HttpResponseBadRequest("No form of this page has that name")
+        if self.role < panel.post_role:
+            raise PermissionDenied("Your role in this project does not allow this")
+        view = self.trace_view(request, self.trace_or_404(trace_id))
+        form = panel.post(view)
+        if form.errors:
+            return self.render_page(request, trace_id, view=view, posted=(panel, form), status=400)
+        return HttpResponseRedirect(reverse("trace-detail", args=[self.project.pk, trace_id]) + f"#{panel.name}")
 
     def trace_or_404(self, trace_id: str) -> Trace:
         trace = trace_get(project=self.project, trace_id=trace_id)
@@ -144,15 +124,26 @@ class TraceDetailPage(ProjectPageView):
             raise Http404("Trace not found")
         return trace
 
-    def render_page(self, request, trace_id, *, form=None, errors=(), status=200):
-        trace = self.trace_or_404(trace_id)
-        observations = observations_for_traces(project=self.project, trace_ids=[trace_id]).get(trace_id, [])
-        scores = score_list_for_traces(project=self.project, trace_ids=[trace_id])
-        trace_scores = [score for score in scores if not score.observation_id]
-        scores_by_observation: dict[str, list[Score]] = {}
-        for score in scores:
-            if score.observation_id:
-                scores_by_observation.setdefault(score.observation_id, []).append(score)
+    def trace_view(self, request, trace: Trace) -> hooks.TraceView:
+        observations = observations_for_traces(project=self.project, trace_ids=[trace.trace_id]).get(trace.trace_id, [])
+        self.tree = observation_tree(observations, trace)
+        return hooks.TraceView(
+            request=request, project=self.project, role=self.role, trace=trace, observations=[o for o, _ in self.tree]
+        )
+
+    def render_page(self, request, trace_id, *, view=None, posted=None, status=200):
+        """The page; `posted` = (panel, its posted form) shows that panel's form again with its errors."""
+        view = view or self.trace_view(request, self.trace_or_404(trace_id))
+        trace, observations = view.trace, view.observations
+        panels = []
+        annotations: dict[str, list[tuple[str, Any]]] = {}
+        for panel in hooks.trace_page_panels:
+            form = posted[1] if posted is not None and posted[0] is panel else None
+            content = panel.content(view, form=form)
+            panels.append({"name": panel.name, "title": panel.title, "template_name": panel.template_name, "context": content.context})
+            if panel.observation_template_name:
+                for observation_id, items in content.by_observation.items():
+                    annotations.setdefault(observation_id, []).append((panel.observation_template_name, items))
 
         starts = [o.start_time for o in observations]
         ends = [o.end_time or o.start_time for o in observations]
@@ -160,7 +151,7 @@ class TraceDetailPage(ProjectPageView):
         span = max((max(ends) - begin).total_seconds(), 0.0) if ends else 0.0
         total_cost = sum((o.total_cost for o in observations if o.total_cost is not None), Decimal(0))
         nodes = []
-        for observation, depth in observation_tree(observations, trace):
+        for observation, depth in self.tree:
             end = observation.end_time or observation.start_time
             seconds = max((end - observation.start_time).total_seconds(), 0.0)
             offset = (observation.start_time - begin).total_seconds()
@@ -172,7 +163,7 @@ class TraceDetailPage(ProjectPageView):
                     offset_percent=round(100 * offset / span, 2) if span else 0.0,
                     width_percent=max(round(100 * seconds / span, 2), 0.5) if span else 100.0,
                     duration=duration_text(seconds if observation.end_time else None),
-                    scores=scores_by_observation.get(observation.observation_id, []),
+                    annotations=annotations.get(observation.observation_id, []),
                     input=pretty(observation.input),
                     output=pretty(observation.output),
                     metadata=pretty(observation.metadata) if observation.metadata else "",
@@ -180,47 +171,14 @@ class TraceDetailPage(ProjectPageView):
                     cost=money(observation.total_cost),
                 )
             )
-        configs = [
-            {"id": config.id, "name": config.name, "data_type": config.data_type, "hint": config_hint(config)}
-            for config in score_config_list(project=self.project)
-        ]
         context = self.page_context(
             trace=trace,
             nodes=nodes,
-            trace_scores=trace_scores,
+            panels=panels,
             trace_input=pretty(trace.input),
             trace_output=pretty(trace.output),
             trace_metadata=pretty(trace.metadata) if trace.metadata else "",
             duration=duration_text(span if observations else None),
             total_cost=money(total_cost if any(o.total_cost is not None for o in observations) else None),
-            configs=configs,
-            can_score=self.role >= Role.MEMBER,
-            form=form or {"score_id": uuid.uuid4().hex, "target": "trace"},
-            errors=list(errors),
         )
         return render(request, self.template_name, context, status=status)
-
-
-def form_value(raw: str, config: ScoreConfig) -> Any:
-    """The typed value a form string stands for, given the config's data type; anything that does
-    not convert is passed on as typed, so the config's validation names the problem."""
-    if config.data_type == ScoreDataType.NUMERIC:
-        try:
-            return float(raw)
-        except ValueError:
-            return raw
-    if config.data_type == ScoreDataType.BOOLEAN:
-        return {"true": 1.0, "1": 1.0, "false": 0.0, "0": 0.0}.get(raw.lower(), raw)
-    return raw
-
-
-def config_hint(config: ScoreConfig) -> str:
-    if config.data_type == ScoreDataType.NUMERIC:
-        low = "−∞" if config.min_value is None else f"{config.min_value:g}"
-        high = "∞" if config.max_value is None else f"{config.max_value:g}"
-        return f"number in [{low}, {high}]"
-    if config.data_type == ScoreDataType.BOOLEAN:
-        return "true or false"
-    if config.data_type == ScoreDataType.CATEGORICAL:
-        return "one of: " + ", ".join(str(category.get("label")) for category in config.categories or [])
-    return "text"

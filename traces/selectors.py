@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import BooleanField, Count, Min, Q, QuerySet, Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from evalsite.tenancy.models import Project
+from traces.filters import trace_tag_q
 from traces.models import Observation, Trace
 
 TRACE_ORDER_FIELDS = {
@@ -28,21 +27,6 @@ TRACE_ORDER_FIELDS = {
     "updatedAt": "updated_at",
     "id": "trace_id",
 }
-
-
-def trace_has_tag_q(tag: str) -> Q:
-    """A condition on traces: `tag` is one of the trace's tags (one spelling per database)."""
-    if connection.vendor == "postgresql":
-        return Q(tags__contains=[tag])
-    # Unqualified "tags": the condition is also used inside subqueries, where Django renames
-    # the trace table's alias; no other table in those queries has a "tags" column.
-    return Q(
-        RawSQL(
-            'EXISTS (SELECT 1 FROM json_each("tags") WHERE json_each.value = %s)',
-            (tag,),
-            output_field=BooleanField(),
-        )
-    )
 
 
 # --- traces -------------------------------------------------------------------------------
@@ -79,7 +63,7 @@ def trace_list(
     }
     queryset = queryset.filter(**{lookup: value for lookup, value in exact.items() if value is not None})
     for tag in sorted(set(tags or ())):
-        queryset = queryset.filter(trace_has_tag_q(tag))
+        queryset = queryset.filter(trace_tag_q(tag))
     column, direction = order_by
     column = TRACE_ORDER_FIELDS[column]
     prefix = "-" if direction == "desc" else ""

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from evalsite.db import Dialect
 from traces.merge import strip_nul
 from traces.models import Observation, Trace
 
@@ -75,51 +76,6 @@ DATETIME_TRACE_COLUMNS = frozenset(name for name, kind in TRACE_COLUMNS if kind 
 
 # SQLite refuses statements with more than 32766 bound parameters.
 SQLITE_MAX_PARAMS = 32000
-
-
-class Dialect:
-    """The few SQL spellings that differ between PostgreSQL and SQLite."""
-
-    def __init__(self, vendor: str):
-        self.postgres = vendor == "postgresql"
-
-    def least(self, a: str, b: str) -> str:
-        return f"LEAST({a}, {b})" if self.postgres else f"min({a}, {b})"
-
-    def json_literal(self, text: str) -> str:
-        return f"'{text}'::jsonb" if self.postgres else f"'{text}'"
-
-    def json_merge(self, old: str, new: str) -> str:
-        """Key-wise merge of two JSON objects; `new`'s keys win (shallow, nulls kept)."""
-        if self.postgres:
-            merged = f"{old} || {new}"
-        else:
-            # json_patch would merge nested objects and drop null values, unlike jsonb `||`;
-            # rebuilding the object from json_each gives the same shallow merge as PostgreSQL.
-            # json_each drops the JSON subtype of nested values, so it is restored per type.
-            merged = (
-                "(SELECT json_group_object(key, json(CASE type WHEN 'text' THEN json_quote(value) "
-                "WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' ELSE value END)) "
-                f"FROM (SELECT key, value, type FROM json_each({old}) "
-                f"WHERE key NOT IN (SELECT key FROM json_each({new})) "
-                f"UNION ALL SELECT key, value, type FROM json_each({new})))"
-            )
-        return f"CASE WHEN {new} = {self.json_literal('{}')} THEN {old} ELSE {merged} END"
-
-    def tags_union(self, old: str, new: str) -> str:
-        """The sorted union of two JSON arrays of strings."""
-        if self.postgres:
-            union = (
-                "(SELECT COALESCE(jsonb_agg(tag ORDER BY tag), '[]'::jsonb) FROM "
-                f"(SELECT DISTINCT jsonb_array_elements_text({old} || {new}) AS tag) AS tags)"
-            )
-        else:
-            union = (
-                "(SELECT json_group_array(value) FROM (SELECT value FROM json_each("
-                f"{old}) UNION SELECT value FROM json_each({new}) ORDER BY value))"
-            )
-        empty = self.json_literal("[]")
-        return f"CASE WHEN {new} = {empty} OR {new} = {old} THEN {old} ELSE {union} END"
 
 
 def observation_merge_sql(d: Dialect) -> dict[str, str]:
@@ -226,7 +182,7 @@ class Upserter:
     """Builds and runs the two statements for one database connection's vendor."""
 
     def __init__(self):
-        self.dialect = Dialect(connection.vendor)
+        self.dialect = Dialect(connection)
         self.ops = connection.ops
 
     def write(self, project_id: str, traces: Sequence[dict], observations: Sequence[dict]) -> None:

@@ -2,10 +2,8 @@ from django.urls import path
 
 from traces.api import (
     DailyMetricsViewSet,
-    IngestionViewSet,
     ObservationV2ViewSet,
     ObservationViewSet,
-    OtlpTraceViewSet,
     SessionViewSet,
     TraceViewSet,
 )
@@ -15,8 +13,6 @@ from traces.pages import TraceDetailPage
 # Trace, observation and session ids are the client's strings and may contain "/" (the SDK
 # percent-encodes it, and Django decodes it before routing), hence <path:…>.
 api_urlpatterns = [
-    path("otel/v1/traces", OtlpTraceViewSet.as_view({"post": "create"}), name="api-otel-traces"),
-    path("ingestion", IngestionViewSet.as_view({"post": "create"}), name="api-ingestion"),
     path("traces", TraceViewSet.as_view({"get": "list", "delete": "destroy_many"}), name="api-traces"),
     path(
         "traces/<path:trace_id>",

@@ -10,6 +10,8 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from evalsite import errors as service_errors
+
 ERROR_NAMES = {
     exceptions.NotAuthenticated: "UnauthorizedError",
     exceptions.AuthenticationFailed: "UnauthorizedError",
@@ -58,6 +60,12 @@ def flatten_detail(detail, path: str = "") -> list[str]:
 
 
 def to_api_exception(exc):
+    if isinstance(exc, service_errors.Conflict):
+        return Conflict(exc.message)
+    if isinstance(exc, service_errors.NotFound):
+        return exceptions.NotFound(exc.message)
+    if isinstance(exc, service_errors.PayloadTooLarge):
+        return PayloadTooLarge(exc.message)
     if isinstance(exc, Http404):
         return exceptions.NotFound(str(exc) or "Not found")
     if isinstance(exc, DjangoPermissionDenied):
@@ -66,6 +74,20 @@ def to_api_exception(exc):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         return exceptions.ValidationError(detail)
     return exc
+
+
+def validation_error_for_wire(error: DjangoValidationError, field_names: dict[str, str]) -> exceptions.ValidationError:
+    """A service's `ValidationError`, keyed by the service's argument names, as the API's, keyed by
+    the wire's field names (`{"run_name": …}` → `{"runName": …}`).
+
+    Keys missing from `field_names` keep their name; an error that names no field stays a list.
+    Raise the result `from None`, so the traceback shows one error.
+    """
+    if not hasattr(error, "error_dict"):
+        return exceptions.ValidationError(error.messages)
+    return exceptions.ValidationError(
+        {field_names.get(field, field): messages for field, messages in error.message_dict.items()}
+    )
 
 
 def error_name(exc: exceptions.APIException) -> str:

@@ -1,15 +1,17 @@
-"""Admin for LLM connections: ADMINs only, the secret never rendered, writes through the services."""
+"""Admin for LLM connections (ADMINs only, the secret never rendered) and model prices; writes go
+through the services."""
 
 import json
+import re
 
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from evalsite.llm import connections
+from evalsite.llm import connections, prices
 from evalsite.llm.client import check_connection
 from evalsite.llm.crypto import DecryptionError
-from evalsite.llm.models import LlmConnection
+from evalsite.llm.models import LlmConnection, ModelPrice
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.admin_base import ProjectScopedAdmin
 from evalsite.tenancy.roles import Role
@@ -238,3 +240,70 @@ class LlmConnectionAdmin(ProjectScopedAdmin):
                 request, f"{connection.provider} ({chosen}): {outcome}. {result.message}", level
             )
         return None
+
+
+class ModelPriceForm(forms.ModelForm):
+    unit = forms.ChoiceField(choices=[(unit, unit) for unit in prices.USAGE_UNITS], initial="TOKENS")
+
+    class Meta:
+        model = ModelPrice
+        fields = [
+            "project",
+            "model_name",
+            "match_pattern",
+            "start_date",
+            "unit",
+            "input_price",
+            "output_price",
+            "total_price",
+            "tokenizer_id",
+            "tokenizer_config",
+        ]
+
+    def clean_match_pattern(self):
+        pattern = self.cleaned_data["match_pattern"]
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise forms.ValidationError(f"Not a valid regular expression: {error}") from None
+        return pattern
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            problems = prices.model_price_problems({key: cleaned.get(key) for key in prices.EDITABLE_FIELDS})
+            for field, messages in problems.items():
+                self.add_error(prices.WIRE_TO_FIELD.get(field), messages)
+        return cleaned
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(ProjectScopedAdmin):
+    form = ModelPriceForm
+    list_display = ["model_name", "match_pattern", "start_date", "unit", "input_price", "output_price", "total_price", "project"]
+    list_select_related = ["project__organization"]
+    search_fields = ["model_name", "match_pattern"]
+    ordering = ["model_name", "-start_date"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A price never moves between projects: it would reprice another tenant's generations.
+        return ["project"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        self.check_project_write(request, obj)
+        data = {key: form.cleaned_data.get(key) for key in prices.EDITABLE_FIELDS}
+        actor = Actor(user=request.user)
+        if change:
+            stored = ModelPrice.objects.get(pk=obj.pk)
+            saved = prices.model_price_update(project=stored.project, price=stored, actor=actor, **data)
+        else:
+            saved = prices.model_price_create(project=obj.project, actor=actor, **data)
+        obj.pk = saved.pk
+        obj.created_at, obj.updated_at = saved.created_at, saved.updated_at
+
+    def delete_model(self, request, obj):
+        prices.model_price_delete(project=obj.project, price=obj, actor=Actor(user=request.user))
+
+    def delete_queryset(self, request, queryset):
+        for price in queryset.select_related("project__organization"):
+            self.delete_model(request, price)

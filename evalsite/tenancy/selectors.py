@@ -2,8 +2,6 @@
 
 import hmac
 
-from django.db.models import QuerySet
-
 from evalsite.tenancy.keys import hash_secret
 from evalsite.tenancy.models import ApiKey, OrganizationMembership, Project, ProjectMembership
 from evalsite.tenancy.roles import Role
@@ -43,12 +41,6 @@ def roles_by_project(*, user) -> dict[str, Role]:
 
 def project_ids_with_role(*, user, minimum: Role) -> list[str]:
     return [pid for pid, role in roles_by_project(user=user).items() if role >= minimum]
-
-
-def project_list(*, user, minimum: Role = Role.VIEWER) -> QuerySet[Project]:
-    return Project.objects.filter(id__in=project_ids_with_role(user=user, minimum=minimum)).select_related(
-        "organization"
-    )
 
 
 def api_key_get_by_credentials(*, public_key: str, secret_key: str) -> ApiKey | None:

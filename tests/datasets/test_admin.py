@@ -163,7 +163,7 @@ def test_the_import_page_starts_a_job_and_shows_its_progress(member, project, dj
         response = member.post(url, form)
     job = ImportJob.objects.get(dataset=dataset)
     assert response.status_code == 302 and response["Location"] == reverse("admin:datasets_importjob_change", args=[job.pk])
-    assert job.status == ImportStatus.COMPLETED and (job.rows_added, job.rows_failed) == (3, 1)
+    assert job.status == ImportStatus.COMPLETED and (job.progress_added, job.progress_failed) == (3, 1)
     page = member.get(response["Location"]).content.decode()
     assert "4 / 4 rows (100%) · 3 added · 1 invalid" in page and "has 4 cells but the header has 3" in page
     assert 'http-equiv="refresh"' not in page

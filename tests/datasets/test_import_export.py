@@ -1,9 +1,11 @@
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from datasets import importing
 from datasets.models import DatasetItem, ImportJob, ImportMode, ImportStatus, ItemStatus
@@ -46,7 +48,7 @@ def test_a_csv_with_bad_rows_adds_the_valid_rows_and_reports_the_others_by_line(
     mapping = {"input": ["question", "context"], "expectedOutput": "answer", "metadata": {"origin": "source?"}}
     job = start(project, dataset, CSV_WITH_BAD_ROWS, fmt="csv", mapping=mapping)
     assert job.status == ImportStatus.COMPLETED
-    assert (job.rows_total, job.rows_done, job.rows_failed, job.rows_added) == (6, 6, 2, 4)
+    assert (job.progress_total, job.progress_done, job.progress_failed, job.progress_added) == (6, 6, 2, 4)
     assert job.errors == [
         {"line": 5, "message": "has 5 cells but the header has 4"},
         {"line": 8, "message": "no cell for column 'answer'"},
@@ -62,7 +64,7 @@ def test_a_csv_with_bad_rows_in_all_or_nothing_mode_adds_nothing(project):
     dataset = DatasetFactory(project=project)
     job = start(project, dataset, CSV_WITH_BAD_ROWS, fmt="csv", mapping={"input": "question", "expectedOutput": "answer"}, mode=ImportMode.ALL_OR_NOTHING)
     assert job.status == ImportStatus.FAILED
-    assert [error["line"] for error in job.errors] == [5, 8] and job.rows_failed == 2
+    assert [error["line"] for error in job.errors] == [5, 8] and job.progress_failed == 2
     assert "nothing was added" in job.message
     assert items_of(dataset) == [] and dataset_versions(project=project, dataset=dataset) == []
 
@@ -81,7 +83,7 @@ def test_a_jsonl_with_bad_rows_reports_json_mapping_and_schema_errors_by_line(pr
     content = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n\n"
     mapping = {"input": {"question": "q.text", "n": "q.n?"}, "expectedOutput": "a", "metadata": {"first_tag": "tags.0?"}}
     job = start(project, dataset, content, fmt="jsonl", mapping=mapping)
-    assert job.status == ImportStatus.COMPLETED and (job.rows_added, job.rows_failed) == (2, 4)
+    assert job.status == ImportStatus.COMPLETED and (job.progress_added, job.progress_failed) == (2, 4)
     assert [(e["line"], e["message"].split(":")[0]) for e in job.errors] == [
         (2, "invalid JSON"),
         (4, "no value at 'q.text'"),
@@ -154,15 +156,17 @@ def test_a_killed_import_resumes_without_duplicating_rows(project, monkeypatch):
     with pytest.raises(SystemExit):
         run_import(job.pk)
     job.refresh_from_db()
-    assert (job.status, job.rows_done, DatasetItem.objects.filter(dataset=dataset).count()) == ("running", 1000, 1000)
+    assert (job.status, job.progress_done, DatasetItem.objects.filter(dataset=dataset).count()) == ("running", 1000, 1000)
 
     monkeypatch.setattr(importing, "_run_batch", real_run_batch)
+    run_import(job.pk)  # the dead worker's lease has not expired yet: nobody else may take the job
+    assert DatasetItem.objects.filter(dataset=dataset).count() == 1000
     # Even with the cursor lost (as if the batch had committed but not the progress), the ids that
     # are derived from the job and line make the replay add nothing twice.
-    ImportJob.objects.filter(pk=job.pk).update(rows_done=0)
+    ImportJob.objects.filter(pk=job.pk).update(progress_done=0, heartbeat_at=timezone.now() - timedelta(hours=1))
     run_import(job.pk)
     job.refresh_from_db()
-    assert job.status == ImportStatus.COMPLETED and job.rows_done == 2500
+    assert job.status == ImportStatus.COMPLETED and job.progress_done == 2500
     assert DatasetItem.objects.filter(dataset=dataset).count() == 2500
     assert sorted(DatasetItem.objects.filter(dataset=dataset).values_list("input", flat=True)) == list(range(2500))
 

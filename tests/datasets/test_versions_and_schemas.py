@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 
 from datasets import selectors, services
 from datasets.models import DatasetItem, DatasetItemRevision, ItemStatus
-from evalsite.api.errors import Conflict
+from evalsite.errors import Conflict
 from evalsite.tenancy.actors import SYSTEM
 from tests.datasets.factories import DatasetFactory, DatasetItemFactory
 

@@ -8,7 +8,7 @@ from datasets.services import NewItem, dataset_items_create_many, dataset_upsert
 from evalsite.llm.connections import llm_connection_create
 from evalsite.llm.prices import model_price_create
 from evalsite.tenancy.actors import SYSTEM
-from experiments.prompt_services import prompt_create
+from prompts.services import prompt_create
 
 MODEL = "fake-model"
 INPUT_PRICE = Decimal("0.000001")

@@ -13,7 +13,7 @@ from evalsite.tenancy.actors import SYSTEM
 from evalsite.tenancy.models import AuditLog
 from evalsite.tenancy.roles import Role
 from experiments.models import ExperimentRun, RunItem, RunSource, RunStatus
-from experiments.prompt_services import prompt_create
+from prompts.services import prompt_create
 from tests.experiments.factories import ExperimentRunFactory
 from tests.experiments.runner_setup import MODEL, runner_setup
 from tests.support.fake_llm import FakeLLMServer

@@ -4,14 +4,17 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import evalsite.llm.client
+from evalsite.jobs import JobCancelled, job_claim, jobs_sweep
 from evalsite.llm.models import LlmConnection
 from evalsite.tenancy.roles import Role
 from experiments.models import ExperimentRun, RunItem, RunStatus
-from experiments.run_services import experiment_runs_resume_stale
-from experiments.runner import run_execute
+from experiments.runner import Executor, run_execute
+from experiments.services import experiment_run_cancel
 from tests.experiments.runner_setup import INPUT_PRICE, OUTPUT_PRICE, runner_setup, start_body
 from tests.support.api import ApiClient
 from tests.support.fake_llm import FakeLLMServer
@@ -103,7 +106,7 @@ def test_a_resumed_run_calls_the_model_only_for_items_not_yet_recorded(
     )
     llm.reset()
     with django_capture_on_commit_callbacks(execute=True):
-        assert experiment_runs_resume_stale() == [run.pk]
+        assert jobs_sweep() == {"experiment-run": [run.pk]}
     run.refresh_from_db()
     assert run.status == RunStatus.COMPLETED
     assert sorted(r.last_user_message for r in llm.chat_requests) == [
@@ -131,7 +134,7 @@ def test_a_run_held_by_a_live_worker_is_not_executed_twice(api, project, llm, dj
     )
     run_execute(run_pk=ExperimentRun.objects.get(run_id=started["id"]).pk)
     assert llm.chat_requests == []
-    assert experiment_runs_resume_stale() == []
+    assert jobs_sweep() == {}
 
 
 def test_a_cancelled_run_stops_and_says_so(api, project, llm, django_capture_on_commit_callbacks):
@@ -143,6 +146,39 @@ def test_a_cancelled_run_stops_and_says_so(api, project, llm, django_capture_on_
     run_execute(run_pk=ExperimentRun.objects.get(run_id=started["id"]).pk)
     assert llm.chat_requests == []
     assert api.get(f"experiments/runs/{started['id']}").json()["status"] == "cancelled"
+
+
+def test_a_run_cancelled_while_it_executes_stops_at_its_next_flush(api, project, django_capture_on_commit_callbacks):
+    with FakeLLMServer(latency=0.05) as slow:
+        setup = runner_setup(project, slow, items=30)
+        with django_capture_on_commit_callbacks(execute=False):
+            started = api.post("experiments/runs", start_body(setup, concurrency=1)).json()
+        run = ExperimentRun.objects.get(run_id=started["id"])
+
+        def cancel_after_the_first_flush(done, failed, total):
+            if done:
+                experiment_run_cancel(project=project, run=run)
+
+        run_execute(run_pk=run.pk, on_progress=cancel_after_the_first_flush)
+    run.refresh_from_db()
+    recorded = RunItem.objects.filter(run=run).count()
+    assert run.status == RunStatus.CANCELLED and run.lease_token is None
+    assert 0 < recorded < 30 and run.progress_done == recorded  # the flush after the cancel wrote nothing
+
+
+def test_a_flush_learns_of_a_cancel_from_its_lease_renewal_alone(api, project, llm, django_capture_on_commit_callbacks):
+    setup = runner_setup(project, llm, items=1)
+    with django_capture_on_commit_callbacks(execute=False):
+        started = api.post("experiments/runs", start_body(setup)).json()
+    run = job_claim(ExperimentRun, pk=ExperimentRun.objects.get(run_id=started["id"]).pk)
+    executor = Executor(run)
+    with CaptureQueriesContext(connection) as queries:
+        executor.flush([])
+    statements = [query["sql"] for query in queries if not query["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(statements) == 1 and statements[0].startswith("UPDATE")  # the renewal; no status read
+    experiment_run_cancel(project=project, run=ExperimentRun.objects.get(pk=run.pk))
+    with pytest.raises(JobCancelled):
+        executor.flush([])
 
 
 def test_a_missing_connection_fails_the_run_with_the_reason(api, project, llm, django_capture_on_commit_callbacks):

@@ -1,4 +1,4 @@
-from experiments.models import Prompt
+from prompts.models import Prompt
 from tests.prompts.factories import text_prompt
 
 FACTORIES = {

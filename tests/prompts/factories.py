@@ -1,7 +1,7 @@
 """Prompt versions for tests, made through the service so labels and versions follow the rules."""
 
-from experiments.models import PromptType
-from experiments.prompt_services import prompt_create
+from prompts.models import PromptType
+from prompts.services import prompt_create
 
 CHAT = [
     {"role": "system", "content": "You are {{persona}}."},

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from evalsite.tenancy.roles import Role
-from experiments.models import Prompt
-from experiments.prompt_selectors import prompt_labels, prompt_versions
+from prompts.models import Prompt
+from prompts.selectors import prompt_versions
 from tests.prompts.factories import chat_prompt, text_prompt
 from tests.tenancy.factories import user_with_role
 
@@ -15,11 +15,11 @@ pytestmark = pytest.mark.django_db
 
 
 def admin_url(name, *args):
-    return reverse(f"admin:experiments_prompt_{name}", args=args)
+    return reverse(f"admin:prompts_prompt_{name}", args=args)
 
 
 def labels(project, name):
-    return {p.version: prompt_labels(p) for p in prompt_versions(project=project, name=name)}
+    return {p.version: p.label_names() for p in prompt_versions(project=project, name=name)}
 
 
 @pytest.fixture

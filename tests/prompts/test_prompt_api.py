@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from evalsite.tenancy.roles import Role
-from experiments.models import Prompt
+from prompts.models import Prompt
 from tests.prompts.factories import CHAT, chat_prompt, text_prompt
 
 pytestmark = pytest.mark.django_db

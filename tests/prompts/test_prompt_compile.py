@@ -4,8 +4,8 @@ import pytest
 from langfuse.api import Prompt_Chat, Prompt_Text
 from langfuse.model import ChatPromptClient, TextPromptClient
 
-from experiments.models import Prompt
-from experiments.prompt_compile import PromptCompileError, compile_content, prompt_compile, template_variables
+from prompts.compile import PromptCompileError, compile_content, prompt_compile, template_variables
+from prompts.models import Prompt
 
 
 def text(content):

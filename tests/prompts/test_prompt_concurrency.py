@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from experiments.models import Prompt, PromptLabel
-from experiments.prompt_services import prompt_labels_add
+from prompts.models import Prompt, PromptLabel
+from prompts.services import prompt_labels_add
 from tests.prompts.factories import text_prompt
 
 pytestmark = [

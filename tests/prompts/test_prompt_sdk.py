@@ -2,8 +2,8 @@
 
 import pytest
 
-from experiments.models import Prompt
-from experiments.prompt_compile import prompt_compile
+from prompts.compile import prompt_compile
+from prompts.models import Prompt
 from tests.support.live import langfuse_client
 from tests.tenancy.factories import api_key_for
 

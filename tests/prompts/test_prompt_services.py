@@ -3,10 +3,11 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from evalsite.errors import NotFound
 from evalsite.tenancy.models import AuditLog
-from experiments.models import Prompt, PromptLabel
-from experiments.prompt_selectors import prompt_get, prompt_labels, prompt_versions
-from experiments.prompt_services import (
+from prompts.models import Prompt, PromptLabel
+from prompts.selectors import prompt_get, prompt_versions
+from prompts.services import (
     prompt_delete,
     prompt_labels_add,
     prompt_labels_set,
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def labels_by_version(project, name):
-    return {p.version: prompt_labels(p) for p in prompt_versions(project=project, name=name)}
+    return {p.version: p.label_names() for p in prompt_versions(project=project, name=name)}
 
 
 def test_versions_count_up_per_name_and_project(project, victim_project):
@@ -57,7 +58,7 @@ def test_a_new_version_cannot_change_the_prompt_type(project):
     text_prompt(project, name="typed")
     with pytest.raises(ValidationError) as raised:
         chat_prompt(project, name="typed")
-    assert "type" in raised.value.message_dict
+    assert "prompt_type" in raised.value.message_dict
     assert Prompt.objects.filter(name="typed").count() == 1
 
 
@@ -122,7 +123,7 @@ def test_invalid_names_are_refused(project, name):
 def test_malformed_chat_messages_are_refused(project, content):
     with pytest.raises(ValidationError) as raised:
         chat_prompt(project, content=content)
-    assert "prompt" in raised.value.message_dict
+    assert "content" in raised.value.message_dict
 
 
 def test_chat_messages_are_stored_in_the_sdk_shape(project):
@@ -160,7 +161,7 @@ def test_deleting_without_version_or_label_removes_every_version(project):
 
 def test_deleting_what_does_not_exist_raises_not_found(project):
     text_prompt(project)
-    with pytest.raises(Prompt.DoesNotExist):
+    with pytest.raises(NotFound):
         prompt_delete(project=project, name="folder/greeting", version=9)
-    with pytest.raises(Prompt.DoesNotExist):
+    with pytest.raises(NotFound):
         prompt_delete(project=project, name="folder/greeting", label="production")

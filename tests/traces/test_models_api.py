@@ -5,8 +5,8 @@ import pytest
 from evalsite.llm.models import ModelPrice
 from evalsite.tenancy.models import AuditLog
 from evalsite.tenancy.roles import Role
+from tests.ingestion.spans import protobuf_body, sdk_trace
 from tests.traces.factories import ModelPriceFactory
-from tests.traces.spans import protobuf_body, sdk_trace
 from traces.models import Observation
 
 pytestmark = pytest.mark.django_db

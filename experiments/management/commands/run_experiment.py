@@ -4,14 +4,14 @@ import json
 import sys
 import time
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.exceptions import APIException
 
-from evalsite.api.errors import flatten_detail
+from evalsite.errors import ServiceError
 from evalsite.management.commands._options import find_project
 from experiments.models import ExperimentRun, RunStatus
-from experiments.run_services import experiment_run_start
 from experiments.runner import run_execute
+from experiments.services import experiment_run_start
 
 FINISHED = {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED}
 
@@ -63,8 +63,14 @@ class Command(BaseCommand):
                 concurrency=o["concurrency"],
                 enqueue=not o["here"],
             )
-        except APIException as error:
-            raise CommandError("; ".join(flatten_detail(error.detail))) from None
+        except ValidationError as error:
+            problems = error.message_dict.items() if hasattr(error, "error_dict") else [("", error.messages)]
+            raise CommandError(
+                "; ".join(f"{argument}: {message}" if argument else message
+                          for argument, messages in problems for message in messages)
+            ) from None
+        except ServiceError as error:
+            raise CommandError(error.message) from None
         self.stdout.write(f"run {run.run_id} ({run.progress_total} items)")
         if o["no_wait"]:
             return

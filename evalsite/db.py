@@ -1,0 +1,183 @@
+"""Every difference between SQLite and PostgreSQL, behind one module.
+
+SQLite is the embedded default and PostgreSQL the production database (DESIGN.md §2); every
+feature works on both. Where the two spell SQL differently, or where PostgreSQL has a faster path
+(COPY, `SKIP LOCKED`, jsonb operators), the branch lives here, behind a function whose callers
+never ask which database they run on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection as default_connection
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+
+def is_postgresql(connection=None) -> bool:
+    return (connection or default_connection).vendor == "postgresql"
+
+
+class Dialect:
+    """The few SQL spellings that differ between PostgreSQL and SQLite, for hand-written statements."""
+
+    def __init__(self, connection=None):
+        self.postgres = is_postgresql(connection)
+
+    def least(self, a: str, b: str) -> str:
+        return f"LEAST({a}, {b})" if self.postgres else f"min({a}, {b})"
+
+    def json_literal(self, text: str) -> str:
+        return f"'{text}'::jsonb" if self.postgres else f"'{text}'"
+
+    def json_merge(self, old: str, new: str) -> str:
+        """Key-wise merge of two JSON objects; `new`'s keys win (shallow, nulls kept)."""
+        if self.postgres:
+            merged = f"{old} || {new}"
+        else:
+            # json_patch would merge nested objects and drop null values, unlike jsonb `||`;
+            # rebuilding the object from json_each gives the same shallow merge as PostgreSQL.
+            # json_each drops the JSON subtype of nested values, so it is restored per type.
+            merged = (
+                "(SELECT json_group_object(key, json(CASE type WHEN 'text' THEN json_quote(value) "
+                "WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' ELSE value END)) "
+                f"FROM (SELECT key, value, type FROM json_each({old}) "
+                f"WHERE key NOT IN (SELECT key FROM json_each({new})) "
+                f"UNION ALL SELECT key, value, type FROM json_each({new})))"
+            )
+        return f"CASE WHEN {new} = {self.json_literal('{}')} THEN {old} ELSE {merged} END"
+
+    def tags_union(self, old: str, new: str) -> str:
+        """The sorted union of two JSON arrays of strings."""
+        if self.postgres:
+            union = (
+                "(SELECT COALESCE(jsonb_agg(tag ORDER BY tag), '[]'::jsonb) FROM "
+                f"(SELECT DISTINCT jsonb_array_elements_text({old} || {new}) AS tag) AS tags)"
+            )
+        else:
+            union = (
+                "(SELECT json_group_array(value) FROM (SELECT value FROM json_each("
+                f"{old}) UNION SELECT value FROM json_each({new}) ORDER BY value))"
+            )
+        empty = self.json_literal("[]")
+        return f"CASE WHEN {new} = {empty} OR {new} = {old} THEN {old} ELSE {union} END"
+
+    def json_rows(self, columns: Sequence[tuple[str, str]]) -> tuple[str, str]:
+        """`(select list, FROM clause)` that expand one JSON parameter, an array of row arrays,
+        into rows with `columns` (name, PostgreSQL type) in order.
+
+        A statement built on it has the same few parameters whatever the number of rows, and the
+        database parses the rows itself: no per-row placeholders, no per-row Python work.
+        """
+        if self.postgres:
+            values = ", ".join(_postgresql_element(index, sql_type) for index, (_, sql_type) in enumerate(columns))
+            return values, "json_array_elements(%s::json) AS r"
+        values = ", ".join(f"json_extract(r.value, '$[{index}]')" for index in range(len(columns)))
+        # "WHERE true" resolves SQLite's parsing ambiguity between a join's ON and an upsert's ON.
+        return values, "json_each(%s) AS r WHERE true"
+
+    def json_rows_payload(self, rows: Iterable[dict], columns: Sequence[tuple[str, str]]) -> str:
+        """The JSON parameter for `json_rows`: each row's `columns`, stored as Django's fields would.
+
+        SQLite has no timestamptz or jsonb: datetimes become Django's naive UTC text and JSON
+        values JSON text inside the document; PostgreSQL casts ISO timestamps and nested JSON itself.
+        """
+        adapt = default_connection.ops.adapt_datetimefield_value
+        converters = []
+        for _, sql_type in columns:
+            if sql_type == "timestamptz":
+                converters.append((lambda v: v.isoformat()) if self.postgres else adapt)
+            elif sql_type == "jsonb" and not self.postgres:
+                converters.append(json.dumps)
+            else:
+                converters.append(None)
+        plan = [(name, convert) for (name, _), convert in zip(columns, converters, strict=True)]
+
+        def stored(row: dict) -> list:
+            return [row[name] if convert is None or row[name] is None else convert(row[name]) for name, convert in plan]
+
+        return json.dumps([stored(row) for row in rows])
+
+    def datetime_param(self, moment):
+        """A datetime as a bound parameter of a hand-written statement."""
+        return moment if self.postgres else default_connection.ops.adapt_datetimefield_value(moment)
+
+
+def _postgresql_element(index: int, sql_type: str) -> str:
+    """Element `index` of the row array `r.value`, typed for its column."""
+    if sql_type == "jsonb":
+        # A JSON null must become SQL NULL, as Django stores None in a nullable JSONField.
+        return f"NULLIF((r.value -> {index})::jsonb, 'null'::jsonb)"
+    return f"(r.value ->> {index})::{sql_type}"
+
+
+def json_array_contains(column: str, value: str, *, table: str | None = None) -> Q:
+    """A condition: the JSON array in `column` holds the string `value`.
+
+    PostgreSQL answers jsonb containment itself. SQLite has no `contains` lookup on JSON, so it
+    looks through `json_each`. Without `table` the column is unqualified, which keeps the
+    condition valid inside subqueries where Django renames the table's alias.
+    """
+    if is_postgresql():
+        return Q(**{f"{column}__contains": [value]})
+    quote = default_connection.ops.quote_name
+    qualified = f"{quote(table)}.{quote(column)}" if table else quote(column)
+    return Q(
+        RawSQL(
+            f"EXISTS (SELECT 1 FROM json_each({qualified}) WHERE json_each.value = %s)",
+            (value,),
+            output_field=BooleanField(),
+        )
+    )
+
+
+def skip_locked(queryset: QuerySet, *, of: tuple[str, ...] = ()) -> QuerySet:
+    """Lock the rows a claim takes, passing over rows another transaction holds.
+
+    PostgreSQL locks rows (`FOR UPDATE SKIP LOCKED`, only the tables named in `of` when given),
+    so claimers never queue behind each other; SQLite writes one transaction at a time, so the
+    plain queryset is already exclusive there.
+    """
+    features = default_connection.features
+    if features.has_select_for_update_skip_locked and (not of or features.has_select_for_update_of):
+        return queryset.select_for_update(skip_locked=True, of=of)
+    return queryset
+
+
+def takes_row_locks() -> bool:
+    """Whether `skip_locked` locks rows (PostgreSQL) rather than relying on one writer (SQLite)."""
+    return default_connection.features.has_select_for_update_skip_locked
+
+
+# SQLite's executemany is fastest in batches of a few thousand rows.
+SQLITE_INSERT_BATCH = 2_000
+
+
+def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], connection=None) -> None:
+    """INSERT `rows` (values already converted for the database) into `table`.
+
+    PostgreSQL streams every row through one COPY; psycopg dumps each value with the adapter the
+    caller's conversion chose (Jsonb for JSON, timestamptz for datetimes). SQLite takes batched
+    `executemany` INSERTs. Columns and table are quoted here.
+    """
+    connection = connection or default_connection
+    quote = connection.ops.quote_name
+    table_sql, columns_sql = quote(table), ", ".join(quote(column) for column in columns)
+    with connection.cursor() as cursor:
+        if is_postgresql(connection):
+            with cursor.cursor.copy(f"COPY {table_sql} ({columns_sql}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        sql = f"INSERT INTO {table_sql} ({columns_sql}) VALUES ({', '.join(['%s'] * len(columns))})"
+        batch: list[Sequence[Any]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= SQLITE_INSERT_BATCH:
+                cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
