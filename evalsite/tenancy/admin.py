@@ -1,8 +1,11 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 
 from evalsite.tenancy import services
 from evalsite.tenancy.actors import Actor
@@ -365,11 +368,29 @@ class ApiKeyAdmin(ProjectScopedAdmin):
             project=obj.project, note=obj.note, role=obj.role, actor=Actor(user=request.user)
         )
         obj.pk = created.api_key.pk
-        messages.warning(
-            request,
-            f"Copy the secret key now, it will not be shown again. "
-            f"Public key: {created.public_key} — Secret key: {created.secret_key}",
-        )
+        # Held on this request only, for response_add to render: never in the session, the messages
+        # cookie (signed, not encrypted) or a log.
+        request._created_api_key = created
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The secret is shown once, on the page that answers "Save" itself (not after a redirect)."""
+        created = getattr(request, "_created_api_key", None)
+        if created is None:
+            return super().response_add(request, obj, post_url_continue)
+        opts = self.model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Copy the new API key",
+            "opts": opts,
+            "api_key": created.api_key,
+            "secret_key": created.secret_key,
+            "change_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]),
+            "add_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_add"),
+            "changelist_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+        }
+        response = TemplateResponse(request, "evalsite/api_key_created.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description="Revoke selected API keys")
     def revoke_selected(self, request, queryset):
