@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "scoring",
     "datasets",
     "experiments",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
@@ -133,6 +134,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
 LOGIN_URL = "/accounts/login/"
+# Signing in without `next` lands on the user's projects; signing out returns to the sign-in page.
+LOGIN_REDIRECT_URL = "/projects/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # -- HTTPS and browser security -------------------------------------------------------------------
 # With DEBUG off the site is taken to be served over HTTPS, usually by a proxy or load balancer that
