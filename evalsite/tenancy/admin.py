@@ -97,13 +97,9 @@ def visible_users(request):
 class MembershipForm(forms.ModelForm):
     """Shows the tenancy service's refusal (role ceilings, the last owner) as form errors.
 
-    The service runs the same check again when the admin saves, so a form cannot be the only guard.
+    The admin hands the form its `place_field` and `check_set` (the service's check); the service runs
+    the same check again when the admin saves, so a form is never the only guard.
     """
-
-    place_field = ""  # "organization" or "project"
-
-    def check(self, *, place, user, role: Role, actor: Actor) -> None:
-        raise NotImplementedError
 
     def clean(self):
         cleaned = super().clean()
@@ -114,7 +110,7 @@ class MembershipForm(forms.ModelForm):
         if place is None or user is None or role is None:
             return cleaned
         try:
-            self.check(place=place, user=user, role=Role(role), actor=Actor(user=self.request.user))
+            self.check_set(place=place, user=user, role=Role(role), actor=Actor(user=self.request.user))
         except PermissionDenied as denied:
             self.add_error(None, str(denied))
         except ValidationError as error:
@@ -127,11 +123,15 @@ class MembershipAdminMixin:
     """Membership admins write through the tenancy services and obey the same rules: a membership
     the user may not change is shown read-only, and one they may not remove cannot be deleted."""
 
-    place_field = ""
+    place_field = ""  # "organization" or "project"
+
+    def check_set(self, *, place, user, role: Role, actor: Actor) -> None:
+        """The service's check for giving `user` the role `role` in `place`."""
+        raise NotImplementedError
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
-        form.request = request
+        form.request, form.place_field, form.check_set = request, self.place_field, self.check_set
         return form
 
     def get_readonly_fields(self, request, obj=None):
@@ -139,7 +139,15 @@ class MembershipAdminMixin:
         return [self.place_field, "user"] if obj else []
 
     def may_change(self, request, obj) -> bool:
-        raise NotImplementedError
+        # Keeping the current role is refused only when the member is above the user (or the user
+        # may not manage members at all).
+        try:
+            self.check_set(
+                place=getattr(obj, self.place_field), user=obj.user, role=Role(obj.role), actor=Actor(user=request.user)
+            )
+        except (PermissionDenied, ValidationError):
+            return False
+        return True
 
     def may_delete(self, request, obj) -> bool:
         try:
@@ -191,14 +199,9 @@ class OrganizationAdmin(OrganizationScopedAdmin):
 
 
 class OrganizationMembershipForm(MembershipForm):
-    place_field = "organization"
-
     class Meta:
         model = OrganizationMembership
         fields = ["organization", "user", "role"]
-
-    def check(self, *, place, user, role, actor):
-        services.organization_membership_check(organization=place, user=user, role=role, actor=actor)
 
 
 @admin.register(OrganizationMembership)
@@ -211,15 +214,8 @@ class OrganizationMembershipAdmin(MembershipAdminMixin, OrganizationScopedAdmin)
     list_filter = ["role"]
     list_select_related = ["user", "organization"]
 
-    def may_change(self, request, obj) -> bool:
-        try:
-            # Keeping the current role: refused only when the member is above the user.
-            services.organization_membership_check(
-                organization=obj.organization, user=obj.user, role=Role(obj.role), actor=Actor(user=request.user)
-            )
-        except (PermissionDenied, ValidationError):
-            return False
-        return True
+    def check_set(self, *, place, user, role, actor):
+        services.organization_membership_check(organization=place, user=user, role=role, actor=actor)
 
     def save_model(self, request, obj, form, change):
         saved = services.organization_membership_set(
@@ -270,14 +266,9 @@ class ProjectAdmin(ProjectScopedAdmin):
 
 
 class ProjectMembershipForm(MembershipForm):
-    place_field = "project"
-
     class Meta:
         model = ProjectMembership
         fields = ["project", "user", "role"]
-
-    def check(self, *, place, user, role, actor):
-        services.project_membership_check(project=place, user=user, role=role, actor=actor)
 
 
 @admin.register(ProjectMembership)
@@ -313,14 +304,8 @@ class ProjectMembershipAdmin(MembershipAdminMixin, ProjectScopedAdmin):
         organizations = projects.values("organization_id")
         return get_user_model().objects.filter(org_memberships__organization_id__in=organizations).distinct()
 
-    def may_change(self, request, obj) -> bool:
-        try:
-            services.project_membership_check(
-                project=obj.project, user=obj.user, role=Role(obj.role), actor=Actor(user=request.user)
-            )
-        except (PermissionDenied, ValidationError):
-            return False
-        return True
+    def check_set(self, *, place, user, role, actor):
+        services.project_membership_check(project=place, user=user, role=role, actor=actor)
 
     def save_model(self, request, obj, form, change):
         self.check_project_write(request, obj)
