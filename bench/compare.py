@@ -97,11 +97,11 @@ def make_runs(project, items: int) -> list[str]:
 
 def make_viewer(project):
     from evalsite.tenancy.roles import Role
-    from evalsite.tenancy.services import project_membership_set, user_create
+    from evalsite.tenancy.services import organization_membership_set, user_create
 
-    # Staff only because /admin/login/ is the site's sign-in page; the project role is the lowest.
+    # Staff only because /admin/login/ is the site's sign-in page; the role is the lowest.
     user = user_create(username=VIEWER[0], password=VIEWER[1], staff=True)
-    project_membership_set(project=project, user=user, role=Role.VIEWER)
+    organization_membership_set(organization=project.organization, user=user, role=Role.VIEWER)
     return user
 
 

@@ -23,6 +23,8 @@ PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0
 # everywhere: django-q signs tasks with it, and a worker drops tasks signed with another key.
 BENCH_ENV = {
     "DEBUG": "false",
+    # Plain HTTP on the loopback: no redirect to HTTPS, no Secure-only cookies.
+    "EVALSITE_HTTPS": "false",
     "EVALSITE_SECRET_KEY": "bench-secret-key",
     "EVALSITE_ENCRYPTION_KEY": "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
     "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),

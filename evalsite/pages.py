@@ -9,15 +9,19 @@ declares for the method gives 403. Views read `self.project` and `self.role`, an
 from pathlib import Path
 
 import plotly
+from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views import View
 from django.views.decorators.cache import cache_control
 
+from evalsite import navigation
 from evalsite.tenancy.models import Project
 from evalsite.tenancy.roles import Role
-from evalsite.tenancy.selectors import role_in_project
+from evalsite.tenancy.selectors import project_list_with_roles, role_in_project
 
 
 class ProjectPageView(LoginRequiredMixin, View):
@@ -37,7 +41,33 @@ class ProjectPageView(LoginRequiredMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
     def page_context(self, **extra) -> dict:
-        return {"project": self.project, "role": self.role, "Role": Role, **extra}
+        return {
+            "project": self.project,
+            "role": self.role,
+            "Role": Role,
+            "nav": navigation.page_links(project=self.project, role=self.role),
+            "admin_project_url": navigation.admin_project_url(user=self.request.user, project=self.project),
+            **extra,
+        }
+
+
+def site_root(request):
+    """/: a signed-in user's projects; anyone else signs in first."""
+    if request.user.is_authenticated:
+        return redirect("project-list")
+    return redirect(settings.LOGIN_URL)
+
+
+class ProjectListPage(LoginRequiredMixin, View):
+    """/projects/: every project the user can see, with their role in it (not one project's page, so
+    not a ProjectPageView: it is scoped by the user alone)."""
+
+    def get(self, request):
+        rows = [
+            {"project": project, "role": role, "url": reverse("project-home", kwargs={"project_id": project.pk})}
+            for project, role in project_list_with_roles(user=request.user)
+        ]
+        return render(request, "evalsite/project_list.html", {"rows": rows})
 
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"

@@ -7,6 +7,7 @@ EVALSITE_ENCRYPTION_KEY, DEBUG=false and ALLOWED_HOSTS.
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "evalsite",
     "traces",
     "prompts",
@@ -63,6 +65,7 @@ INSTALLED_APPS = [
     "datasets",
     "experiments",
     "ingestion",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
@@ -74,6 +77,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "evalsite.api.middleware.PublicApiErrorMiddleware",
+    # Last, as django-axes requires: answers a locked-out client's sign-in with 429.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a sign-in from a locked-out client before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "evalsite.urls"
@@ -125,6 +136,57 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
 LOGIN_URL = "/accounts/login/"
+# Signing in without `next` lands on the user's projects; signing out returns to the sign-in page.
+LOGIN_REDIRECT_URL = "/projects/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# -- HTTPS and browser security -------------------------------------------------------------------
+# With DEBUG off the site is taken to be served over HTTPS, usually by a proxy or load balancer that
+# terminates TLS and says so in a header (EVALSITE_PROXY_SSL_HEADER, e.g. X-Forwarded-Proto; set it
+# only when that proxy overwrites the header, since a client could otherwise claim HTTPS).
+# EVALSITE_HTTPS=false serves plain HTTP (a loopback benchmark, a private network).
+HTTPS = env_bool("EVALSITE_HTTPS", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS and env_bool("EVALSITE_SSL_REDIRECT", True)
+# A load balancer's health check may speak plain HTTP to the web processes.
+SECURE_REDIRECT_EXEMPT = [r"^api/public/health$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("EVALSITE_HSTS_SECONDS", 31_536_000 if HTTPS else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("EVALSITE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("EVALSITE_HSTS_PRELOAD", False)
+if os.environ.get("EVALSITE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + os.environ["EVALSITE_PROXY_SSL_HEADER"].strip().upper().replace("-", "_"),
+        "https",
+    )
+CSRF_TRUSTED_ORIGINS = env_list("EVALSITE_CSRF_TRUSTED_ORIGINS", "")
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Asking browsers to preload HSTS for the whole domain is its owner's decision
+# (EVALSITE_HSTS_PRELOAD=true), not a default, so `check --deploy` is not asked to nag about it.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD or not SECURE_HSTS_SECONDS else ["security.W021"]
+
+# -- Failed authentications, limited per client ----------------------------------------------------
+# The client is REMOTE_ADDR, or with EVALSITE_TRUSTED_PROXIES=N (the number of proxies in front that
+# append to X-Forwarded-For) the address the outermost of them saw (evalsite/ratelimit.py).
+EVALSITE_TRUSTED_PROXIES = int(os.environ.get("EVALSITE_TRUSTED_PROXIES", 0))
+# Sign-ins (pages and admin): django-axes keeps failures in the database, so every web process
+# counts together. After EVALSITE_LOGIN_FAILURE_LIMIT failures a client is refused (429) until
+# EVALSITE_LOGIN_COOLOFF_MINUTES have passed since its last failure. A success does not reset the
+# count: otherwise one valid account would let its owner guess at everyone else's.
+AXES_FAILURE_LIMIT = int(os.environ.get("EVALSITE_LOGIN_FAILURE_LIMIT", 10))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("EVALSITE_LOGIN_COOLOFF_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "evalsite.ratelimit.client_ip"
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not logged row by row
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# API keys: after EVALSITE_API_AUTH_FAILURE_LIMIT failed authentications in
+# EVALSITE_API_AUTH_FAILURE_WINDOW_SECONDS, a client's requests with credentials get 429 JSON with
+# Retry-After until the window ends. Counted in the "ratelimit" cache: Redis when REDIS_URL is set
+# (shared by every web process), else per process.
+API_AUTH_FAILURE_LIMIT = int(os.environ.get("EVALSITE_API_AUTH_FAILURE_LIMIT", 30))
+API_AUTH_FAILURE_WINDOW_SECONDS = int(os.environ.get("EVALSITE_API_AUTH_FAILURE_WINDOW_SECONDS", 300))
 
 # API routes have no trailing slash and must never redirect (the SDK does not follow redirects);
 # CommonMiddleware only appends a slash when the path without it does not resolve, so the admin
@@ -158,9 +220,26 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI is served from the installed sidecar package: self-hosted sites may have no internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Two fields named "type" with different choices: name their enums, so the schema (and
+    # `check --deploy`) has no collision to warn about.
+    "ENUM_NAME_OVERRIDES": {
+        "ObservationTypeEnum": "traces.models.ObservationType",
+        "PromptTypeEnum": ["text", "chat"],
+    },
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"},
+}
+# Under pytest the counters stay in the process (tests reset them), whatever REDIS_URL says.
+if REDIS_URL and "pytest" not in sys.modules:
+    CACHES["ratelimit"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "evalsite-ratelimit",
+    }
 Q_CLUSTER = {
     "name": "evalsite",
     "workers": int(os.environ.get("EVALSITE_WORKERS", 2)),

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+import dashboards.urls
 import datasets.urls
 import experiments.urls
 import ingestion.urls
@@ -11,7 +12,7 @@ import scoring.urls
 import traces.urls
 from evalsite.api.urls import api_urlpatterns
 from evalsite.llm import connection_api, price_api
-from evalsite.pages import plotly_js
+from evalsite.pages import ProjectListPage, plotly_js, site_root
 
 public_api = [
     *api_urlpatterns,
@@ -30,9 +31,11 @@ project_pages = [
     *scoring.urls.page_urlpatterns,
     *datasets.urls.page_urlpatterns,
     *experiments.urls.page_urlpatterns,
+    *dashboards.urls.page_urlpatterns,
 ]
 
 urlpatterns = [
+    path("", site_root, name="site-root"),
     path("admin/", admin.site.urls),
     # Pages are for every project member; the admin's own sign-in only admits staff.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -40,6 +43,9 @@ urlpatterns = [
     path("api/public/", include(public_api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("projects/", ProjectListPage.as_view(), name="project-list"),
     path("projects/<str:project_id>/", include(project_pages)),
+    # The SDK's links to Langfuse's UI routes (singular "project"), redirected to our pages.
+    path("project/<str:project_id>/", include(dashboards.urls.sdk_link_urlpatterns)),
     path("vendor/plotly.min.js", plotly_js, name="plotly-js"),
 ]

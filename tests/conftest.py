@@ -1,12 +1,21 @@
 import threading
 
 import pytest
+from django.core.cache import caches
 
 from evalsite.tenancy.roles import Role
 from tests.support.api import ApiClient
 from tests.tenancy.factories import ProjectFactory, api_key_for
 
 KEY_ROLES = [Role.VIEWER, Role.ANNOTATOR, Role.MEMBER, Role.ADMIN]
+
+
+@pytest.fixture(autouse=True)
+def reset_rate_limits():
+    """Failed API-key authentications are counted per client, and every test client is 127.0.0.1:
+    each test starts with a clean count (sign-in failures live in the database and roll back)."""
+    caches["ratelimit"].clear()
+    yield
 
 
 @pytest.fixture

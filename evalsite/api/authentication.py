@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 
+from evalsite.ratelimit import api_key_failures, client_ip
 from evalsite.tenancy.models import ApiKey
 from evalsite.tenancy.selectors import api_key_get_by_credentials
 from evalsite.tenancy.services import api_key_touch
@@ -32,6 +33,20 @@ class ApiKeyAuthentication(BaseAuthentication):
         header = get_authorization_header(request)
         if not header:
             return None  # the permission check answers 401 "not authenticated"
+        # Failed authentications are limited per client (evalsite/ratelimit.py): 429 with Retry-After.
+        client, failures = client_ip(request), api_key_failures()
+        wait = failures.retry_after(client)
+        if wait is not None:
+            raise Throttled(wait=wait, detail="Too many failed authentications from this client.")
+        try:
+            api_key = self.api_key_from(header)
+        except AuthenticationFailed:
+            failures.record_failure(client)
+            raise
+        api_key_touch(api_key=api_key, resolution_seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+        return ApiKeyUser(api_key), api_key
+
+    def api_key_from(self, header: bytes) -> ApiKey:
         scheme, _, encoded = header.partition(b" ")
         if scheme.lower() != b"basic" or not encoded.strip():
             raise AuthenticationFailed("Invalid authorization header: expected HTTP Basic auth with an API key pair")
@@ -45,8 +60,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key = api_key_get_by_credentials(public_key=public_key, secret_key=secret_key)
         if api_key is None:
             raise AuthenticationFailed("Invalid credentials: unknown, revoked or mismatched API key")
-        api_key_touch(api_key=api_key, resolution_seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
-        return ApiKeyUser(api_key), api_key
+        return api_key
 
     def authenticate_header(self, request) -> str:
         # Any value makes DRF answer 401 (not 403) to a missing or bad key.

@@ -6,6 +6,7 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 
 from evalsite.llm import connections, prices
@@ -41,14 +42,16 @@ class LlmConnectionForm(forms.ModelForm):
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Stored encrypted and never shown again. On an existing connection, leave blank to keep the current key.",
+        help_text="Stored encrypted and never shown again. On an existing connection, leave blank to keep the "
+        "current key; changing the base URL or the extra headers needs it entered again.",
     )
     extra_headers = forms.CharField(
         label="Extra headers",
         required=False,
         widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text='A JSON object, e.g. {"X-Team": "eval"}. Stored encrypted. On an existing connection, '
-        "leave blank to keep the current headers, or enter {} to remove them.",
+        "leave blank to keep the current headers, or enter {} to remove them; changing the base URL "
+        "needs them entered again.",
     )
     models = forms.CharField(
         label="Custom models",
@@ -114,6 +117,17 @@ class LlmConnectionForm(forms.ModelForm):
             )
             if taken.exists():
                 self.add_error("provider", f"This project already has a connection named {provider!r}.")
+        if self.editing and not self.errors:
+            try:
+                connections.validate_destination_change(
+                    self.instance,
+                    base_url=cleaned.get("url"),
+                    secret_key=cleaned.get("secret_key"),
+                    extra_headers=cleaned.get("extra_headers"),
+                )
+            except ValidationError as error:
+                for field, messages_ in error.message_dict.items():
+                    self.add_error({"base_url": "url"}.get(field, field), messages_)
         return cleaned
 
 

@@ -1,7 +1,7 @@
 """Input and output shapes of /api/public/llm-connections (Langfuse's `LlmConnection`).
 
 The output has no field that could carry the secret key or a header value: only the masked
-`displaySecretKey` and the header names (`extraHeaderKeys`).
+`displaySecretKey` (for ADMIN keys) and the header names (`extraHeaderKeys`).
 """
 
 from rest_framework import serializers
@@ -42,6 +42,21 @@ class LlmConnectionUpsertSerializer(serializers.Serializer):
     def validate_extraHeaders(self, value):
         return None if value is None else connections.validate_extra_headers(value)
 
+    # Service argument → wire field, for the service's own refusals (e.g. a new base URL without the key).
+    WIRE_NAMES = {
+        "secret_key": "secretKey",
+        "base_url": "baseURL",
+        "custom_models": "customModels",
+        "with_default_models": "withDefaultModels",
+        "extra_headers": "extraHeaders",
+    }
+
+    @classmethod
+    def wire_errors(cls, error) -> dict | list:
+        if not hasattr(error, "error_dict"):
+            return error.messages
+        return {cls.WIRE_NAMES.get(name, name): messages for name, messages in error.message_dict.items()}
+
     def service_arguments(self) -> dict:
         data = self.validated_data
         return {
@@ -60,7 +75,9 @@ class LlmConnectionSerializer(serializers.Serializer):
     id = serializers.CharField()
     provider = serializers.CharField()
     adapter = serializers.CharField()
-    displaySecretKey = serializers.CharField(source="display_secret_key")
+    # The masked hint ("sk-...abcd") for ADMIN keys; below ADMIN the bare mask, so the output shape
+    # stays Langfuse's while no character of the key reaches a reader who cannot manage connections.
+    displaySecretKey = serializers.SerializerMethodField()
     baseURL = serializers.SerializerMethodField()
     customModels = serializers.ListField(source="custom_models", child=serializers.CharField())
     withDefaultModels = serializers.BooleanField(source="with_default_models")
@@ -68,6 +85,9 @@ class LlmConnectionSerializer(serializers.Serializer):
     config = serializers.JSONField(allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
+
+    def get_displaySecretKey(self, connection) -> str:
+        return connection.display_secret_key if self.context.get("show_key_hint") else "..."
 
     def get_baseURL(self, connection) -> str | None:
         return connection.base_url or None

@@ -229,6 +229,36 @@ def _audit(*, actor: Actor, action: str, connection: LlmConnection, changed: lis
     )
 
 
+def validate_destination_change(
+    connection: LlmConnection,
+    *,
+    base_url: str | None = None,
+    secret_key: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> None:
+    """The stored secrets only ever go where they were entered for.
+
+    Whoever changes where a connection's calls go (the base URL) or what they carry (the extra
+    headers) must enter the secret key again, and, for a new base URL, the stored header values too
+    (``{}`` removes them): otherwise an ADMIN could point a connection at their own server, press
+    "Test connection", and read a key they were never shown. Arguments are cleaned values, None
+    meaning "keep the stored one"; errors are keyed by those argument names.
+    """
+    moves = base_url is not None and (base_url or DEFAULT_BASE_URL) != (connection.base_url or DEFAULT_BASE_URL)
+    new_headers = extra_headers is not None and _stored_differs(
+        connection.extra_headers_encrypted, _dump(dict(extra_headers))
+    )
+    errors = {}
+    if (moves or new_headers) and secret_key is None:
+        errors["secret_key"] = ["Enter the secret key again to change the base URL or the extra headers."]
+    if moves and extra_headers is None and connection.extra_headers_encrypted:
+        errors["extra_headers"] = [
+            "Enter the extra headers again (or {} to remove them) to change the base URL."
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+
 def _provider_taken(provider: str) -> ValidationError:
     return ValidationError({"provider": [f"This project already has a connection named {provider!r}."]})
 
@@ -275,7 +305,10 @@ def llm_connection_update(
     *, connection: LlmConnection, actor: Actor = SYSTEM, **changes: Any
 ) -> LlmConnection:
     """Change the given fields (provider, adapter, base_url, secret_key, custom_models,
-    with_default_models, extra_headers, config); a field passed as None keeps its value."""
+    with_default_models, extra_headers, config); a field passed as None keeps its value.
+
+    A new base URL or new extra headers need the secret key in the same call (see
+    ``validate_destination_change``)."""
     unknown = set(changes) - set(FIELD_VALIDATORS) - {"with_default_models"}
     if unknown:
         raise TypeError(f"llm_connection_update() got unexpected fields: {', '.join(sorted(unknown))}")
@@ -284,6 +317,12 @@ def llm_connection_update(
         LlmConnection.objects.select_for_update()
         .select_related("project__organization")
         .get(pk=connection.pk)
+    )
+    validate_destination_change(
+        locked,
+        base_url=cleaned.get("base_url"),
+        secret_key=cleaned.get("secret_key"),
+        extra_headers=cleaned.get("extra_headers"),
     )
     changed = _apply(locked, cleaned)
     if changed:

@@ -1,11 +1,15 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 
 from evalsite.tenancy import services
 from evalsite.tenancy.actors import Actor
-from evalsite.tenancy.admin_base import ProjectScopedAdmin, request_roles, role_for_project_id
+from evalsite.tenancy.admin_base import ProjectScopedAdmin, project_ids_at_least, role_for_project_id
 from evalsite.tenancy.models import (
     ApiKey,
     AuditLog,
@@ -90,18 +94,88 @@ def visible_users(request):
     ).distinct()
 
 
-class RoleCeilingForm(forms.ModelForm):
-    """Nobody grants a role above their own in that place."""
+class MembershipForm(forms.ModelForm):
+    """Shows the tenancy service's refusal (role ceilings, the last owner) as form errors.
 
-    def clean_role(self):
-        role = self.cleaned_data["role"]
-        ceiling = self.role_ceiling()
-        if role > ceiling:
-            raise forms.ValidationError(f"You cannot grant a role above your own ({Role(ceiling).label})")
-        return role
+    The admin hands the form its `place_field` and `check_set` (the service's check); the service runs
+    the same check again when the admin saves, so a form is never the only guard.
+    """
 
-    def role_ceiling(self) -> Role:
-        return Role.OWNER
+    def clean(self):
+        cleaned = super().clean()
+        editing = not self.instance._state.adding
+        place = cleaned.get(self.place_field) or (getattr(self.instance, self.place_field) if editing else None)
+        user = cleaned.get("user") or (self.instance.user if editing else None)
+        role = cleaned.get("role")
+        if place is None or user is None or role is None:
+            return cleaned
+        try:
+            self.check_set(place=place, user=user, role=Role(role), actor=Actor(user=self.request.user))
+        except PermissionDenied as denied:
+            self.add_error(None, str(denied))
+        except ValidationError as error:
+            for field, messages_ in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages_)
+        return cleaned
+
+
+class MembershipAdminMixin:
+    """Membership admins write through the tenancy services and obey the same rules: a membership
+    the user may not change is shown read-only, and one they may not remove cannot be deleted."""
+
+    place_field = ""  # "organization" or "project"
+
+    def check_set(self, *, place, user, role: Role, actor: Actor) -> None:
+        """The service's check for giving `user` the role `role` in `place`."""
+        raise NotImplementedError
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.request, form.place_field, form.check_set = request, self.place_field, self.check_set
+        return form
+
+    def get_readonly_fields(self, request, obj=None):
+        # A membership is a person in a place: editing it changes only the role.
+        return [self.place_field, "user"] if obj else []
+
+    def may_change(self, request, obj) -> bool:
+        # Keeping the current role is refused only when the member is above the user (or the user
+        # may not manage members at all).
+        try:
+            self.check_set(
+                place=getattr(obj, self.place_field), user=obj.user, role=Role(obj.role), actor=Actor(user=request.user)
+            )
+        except (PermissionDenied, ValidationError):
+            return False
+        return True
+
+    def may_delete(self, request, obj) -> bool:
+        try:
+            services.membership_delete_check(membership=obj, actor=Actor(user=request.user))
+        except (PermissionDenied, ValidationError):
+            return False
+        return True
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or self.may_change(request, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or self.may_delete(request, obj))
+
+    def get_deleted_objects(self, objs, request):
+        # The bulk "delete selected" action asks here, not has_delete_permission(obj): a membership
+        # listed in perms_needed makes Django refuse the whole deletion.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed = set(perms_needed) | {str(obj) for obj in objs if not self.may_delete(request, obj)}
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request, obj):
+        services.membership_delete(membership=obj, actor=Actor(user=request.user))
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                self.delete_model(request, obj)
 
 
 @admin.register(Organization)
@@ -124,42 +198,30 @@ class OrganizationAdmin(OrganizationScopedAdmin):
         obj.created_at = created.created_at
 
 
-class OrganizationMembershipForm(RoleCeilingForm):
+class OrganizationMembershipForm(MembershipForm):
     class Meta:
         model = OrganizationMembership
         fields = ["organization", "user", "role"]
 
-    def role_ceiling(self) -> Role:
-        if self.request.user.is_superuser:
-            return Role.OWNER
-        organization = self.cleaned_data.get("organization")
-        return Role(organization_roles(self.request).get(organization.pk if organization else None, Role.NONE))
-
 
 @admin.register(OrganizationMembership)
-class OrganizationMembershipAdmin(OrganizationScopedAdmin):
+class OrganizationMembershipAdmin(MembershipAdminMixin, OrganizationScopedAdmin):
     form = OrganizationMembershipForm
+    place_field = "organization"
+    # Members are an ADMIN's business (DESIGN §4); the service refuses removing anyone above them.
+    delete_role = Role.ADMIN
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role"]
     list_select_related = ["user", "organization"]
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        form.request = request
-        return form
+    def check_set(self, *, place, user, role, actor):
+        services.organization_membership_check(organization=place, user=user, role=role, actor=actor)
 
     def save_model(self, request, obj, form, change):
         saved = services.organization_membership_set(
             organization=obj.organization, user=obj.user, role=obj.role, actor=Actor(user=request.user)
         )
         obj.pk = saved.pk
-
-    def delete_model(self, request, obj):
-        services.membership_delete(membership=obj, actor=Actor(user=request.user))
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
 
 
 @admin.register(Project)
@@ -203,39 +265,47 @@ class ProjectAdmin(ProjectScopedAdmin):
             self.delete_model(request, obj)
 
 
-class ProjectMembershipForm(RoleCeilingForm):
+class ProjectMembershipForm(MembershipForm):
     class Meta:
         model = ProjectMembership
         fields = ["project", "user", "role"]
 
-    def role_ceiling(self) -> Role:
-        if self.request.user.is_superuser:
-            return Role.OWNER
-        project = self.cleaned_data.get("project")
-        return role_for_project_id(self.request, project.pk if project else None)
-
 
 @admin.register(ProjectMembership)
-class ProjectMembershipAdmin(ProjectScopedAdmin):
+class ProjectMembershipAdmin(MembershipAdminMixin, ProjectScopedAdmin):
     form = ProjectMembershipForm
+    place_field = "project"
     view_role = Role.ADMIN
     change_role = Role.ADMIN
     list_display = ["user", "project", "role", "created_at"]
     list_filter = ["role"]
     list_select_related = ["user", "project__organization"]
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        form.request = request
-        return form
-
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.related_model is get_user_model() and not request.user.is_superuser:
-            admin_orgs = Project.objects.filter(id__in=list(request_roles(request))).values("organization_id")
-            kwargs["queryset"] = (
-                get_user_model().objects.filter(org_memberships__organization_id__in=admin_orgs).distinct()
-            )
+        if db_field.related_model is get_user_model():
+            kwargs["queryset"] = self.pickable_users(request)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def pickable_users(self, request):
+        """Members of the organization of the chosen project (`?project=` or the submitted form), or
+        before a project is chosen, of the organizations of the projects the user administers.
+
+        Never people of other organizations: an ADMIN of organization A who is a mere VIEWER in B must
+        not be able to hand B's people (B's owner included) a role in A's projects.
+        """
+        projects = Project.objects.all()
+        if not request.user.is_superuser:
+            projects = projects.filter(id__in=project_ids_at_least(request, self.change_role))
+        chosen = request.POST.get("project") or request.GET.get("project")
+        if chosen:
+            projects = projects.filter(pk=chosen)
+        elif request.user.is_superuser:
+            return get_user_model().objects.all()
+        organizations = projects.values("organization_id")
+        return get_user_model().objects.filter(org_memberships__organization_id__in=organizations).distinct()
+
+    def check_set(self, *, place, user, role, actor):
+        services.project_membership_check(project=place, user=user, role=role, actor=actor)
 
     def save_model(self, request, obj, form, change):
         self.check_project_write(request, obj)
@@ -243,13 +313,6 @@ class ProjectMembershipAdmin(ProjectScopedAdmin):
             project=obj.project, user=obj.user, role=obj.role, actor=Actor(user=request.user)
         )
         obj.pk = saved.pk
-
-    def delete_model(self, request, obj):
-        services.membership_delete(membership=obj, actor=Actor(user=request.user))
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -290,11 +353,29 @@ class ApiKeyAdmin(ProjectScopedAdmin):
             project=obj.project, note=obj.note, role=obj.role, actor=Actor(user=request.user)
         )
         obj.pk = created.api_key.pk
-        messages.warning(
-            request,
-            f"Copy the secret key now, it will not be shown again. "
-            f"Public key: {created.public_key} — Secret key: {created.secret_key}",
-        )
+        # Held on this request only, for response_add to render: never in the session, the messages
+        # cookie (signed, not encrypted) or a log.
+        request._created_api_key = created
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The secret is shown once, on the page that answers "Save" itself (not after a redirect)."""
+        created = getattr(request, "_created_api_key", None)
+        if created is None:
+            return super().response_add(request, obj, post_url_continue)
+        opts = self.model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Copy the new API key",
+            "opts": opts,
+            "api_key": created.api_key,
+            "secret_key": created.secret_key,
+            "change_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]),
+            "add_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_add"),
+            "changelist_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+        }
+        response = TemplateResponse(request, "evalsite/api_key_created.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description="Revoke selected API keys")
     def revoke_selected(self, request, queryset):

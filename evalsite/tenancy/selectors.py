@@ -43,6 +43,13 @@ def project_ids_with_role(*, user, minimum: Role) -> list[str]:
     return [pid for pid, role in roles_by_project(user=user).items() if role >= minimum]
 
 
+def project_list_with_roles(*, user) -> list[tuple[Project, Role]]:
+    """The projects the user can see, each with the user's role, by organization then name."""
+    roles = roles_by_project(user=user)
+    projects = Project.objects.filter(id__in=list(roles)).select_related("organization")
+    return [(project, roles[project.pk]) for project in projects.order_by("organization__name", "name", "id")]
+
+
 def api_key_get_by_credentials(*, public_key: str, secret_key: str) -> ApiKey | None:
     """The active key matching both halves, with its project and organization loaded; else None."""
     api_key = (

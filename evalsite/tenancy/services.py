@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,7 +17,8 @@ from evalsite.tenancy.models import (
     Project,
     ProjectMembership,
 )
-from evalsite.tenancy.roles import Role
+from evalsite.tenancy.roles import ORGANIZATION_ROLES, Role
+from evalsite.tenancy.selectors import role_in_project
 
 
 def audit_log_record(
@@ -73,8 +75,176 @@ def project_delete(*, project: Project, actor: Actor) -> None:
     project.delete()
 
 
+# -- memberships ----------------------------------------------------------------------------------
+#
+# The rules, the same for the admin, the commands and any API (they all call these functions):
+#   1. Managing members needs ADMIN where the membership applies (the organization for organization
+#      memberships, the project for project overrides).
+#   2. Nobody grants a role above their own there.
+#   3. Nobody changes or removes the membership of someone whose role is above their own. For a
+#      project override, "their role" is the higher of their organization role and the override, so an
+#      ADMIN cannot lock the organization's OWNER out of a project with a "no access" override.
+#   4. An organization always keeps at least one OWNER (checked under a lock on the organization row,
+#      so two owners demoting each other at the same moment cannot both succeed).
+#   5. Only members of the project's organization get project overrides; leaving the organization
+#      removes its project overrides too, so no access outlives the organization membership.
+# Superusers and the system actor (management commands, run by whoever operates the instance) have
+# no ceiling, but rules 4 and 5 hold for them too.
+
+
+def _acting_role_in_organization(actor: Actor, organization: Organization) -> Role | None:
+    """The actor's role for rule 1–3 checks; None means no ceiling (superuser or system)."""
+    if actor.api_key is not None:
+        return Role.NONE  # a key acts for one project, never on its organization
+    user = actor.user
+    if user is None or user.is_superuser:
+        return None
+    if not user.is_active:
+        return Role.NONE
+    role = (
+        OrganizationMembership.objects.filter(organization=organization, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return Role(role) if role is not None else Role.NONE
+
+
+def _acting_role_in_project(actor: Actor, project: Project) -> Role | None:
+    if actor.api_key is not None:
+        return Role(actor.api_key.role) if actor.api_key.project_id == project.pk else Role.NONE
+    user = actor.user
+    if user is None or user.is_superuser:
+        return None
+    return role_in_project(user=user, project=project)
+
+
+def _organization_role_of(user, organization: Organization) -> Role | None:
+    role = (
+        OrganizationMembership.objects.filter(organization=organization, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return Role(role) if role is not None else None
+
+
+def _highest_override_in(user, organization: Organization) -> Role:
+    roles = ProjectMembership.objects.filter(project__organization=organization, user=user).values_list(
+        "role", flat=True
+    )
+    return Role(max(roles, default=Role.NONE))
+
+
+def _check_ceiling(
+    *,
+    acting: Role | None,
+    place: str,
+    target_role: Role | None,
+    user,
+    role: Role | None,
+    target_key: str = "user",
+) -> None:
+    """Rules 1–3. `target_role` is the current role of the person being changed (None: none yet)."""
+    if acting is None:
+        return
+    if acting < Role.ADMIN:
+        raise PermissionDenied(f"Managing members needs the ADMIN role in this {place}.")
+    errors = {}
+    if target_role is not None and target_role > acting:
+        errors[target_key] = [
+            f"{user.get_username()} has a role above yours ({Role(target_role).label} > {Role(acting).label}) "
+            f"in this {place}: only someone at their level can change or remove it."
+        ]
+    if role is not None and role > acting:
+        errors["role"] = [f"You cannot grant a role above your own ({Role(acting).label})."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _lock_organization(organization: Organization) -> None:
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+
+
+def _check_keeps_an_owner(*, organization: Organization, user, key: str) -> None:
+    """Rule 4: `user` stops being an OWNER of `organization`; refuse if nobody else is one."""
+    owners = OrganizationMembership.objects.filter(organization=organization, role=Role.OWNER)
+    if not owners.exclude(user=user).exists():
+        raise ValidationError(
+            {key: ["An organization keeps at least one owner: make someone else OWNER first."]}
+        )
+
+
+def organization_membership_check(
+    *, organization: Organization, user, role: Role, actor: Actor = SYSTEM
+) -> None:
+    """Raise `PermissionDenied` or `ValidationError` (keyed `user`/`role`) unless `actor` may give
+    `user` the role `role` in `organization`. Forms call it to show the reason; the write calls it too."""
+    if role not in {value for value, _label in ORGANIZATION_ROLES}:
+        raise ValidationError({"role": [f"{role!r} is not an organization role."]})
+    current = _organization_role_of(user, organization)
+    _check_ceiling(
+        acting=_acting_role_in_organization(actor, organization),
+        place="organization",
+        target_role=current,
+        user=user,
+        role=role,
+    )
+    if current == Role.OWNER and role < Role.OWNER:
+        _check_keeps_an_owner(organization=organization, user=user, key="role")
+
+
+def project_membership_check(*, project: Project, user, role: Role, actor: Actor = SYSTEM) -> None:
+    """Like `organization_membership_check`, for a project override (NONE takes the project away)."""
+    if role not in Role.values:
+        raise ValidationError({"role": [f"{role!r} is not a role."]})
+    organization_role = _organization_role_of(user, project.organization)
+    if organization_role is None:
+        raise ValidationError(
+            {"user": [f"{user.get_username()} is not a member of this project's organization."]}
+        )
+    override = (
+        ProjectMembership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+    )
+    _check_ceiling(
+        acting=_acting_role_in_project(actor, project),
+        place="project",
+        target_role=max(organization_role, Role(override) if override is not None else Role.NONE),
+        user=user,
+        role=role,
+    )
+
+
+def membership_delete_check(*, membership, actor: Actor = SYSTEM) -> None:
+    """Raise unless `actor` may remove `membership` (an organization membership or a project override)."""
+    if isinstance(membership, ProjectMembership):
+        project = membership.project
+        organization_role = _organization_role_of(membership.user, project.organization) or Role.NONE
+        _check_ceiling(
+            acting=_acting_role_in_project(actor, project),
+            place="project",
+            target_role=max(organization_role, Role(membership.role)),
+            user=membership.user,
+            role=None,
+            target_key="membership",
+        )
+        return
+    organization = membership.organization
+    _check_ceiling(
+        acting=_acting_role_in_organization(actor, organization),
+        place="organization",
+        # Leaving the organization also ends its project overrides (rule 5), which count too.
+        target_role=max(Role(membership.role), _highest_override_in(membership.user, organization)),
+        user=membership.user,
+        role=None,
+        target_key="membership",
+    )
+    if membership.role == Role.OWNER:
+        _check_keeps_an_owner(organization=organization, user=membership.user, key="membership")
+
+
 @transaction.atomic
 def organization_membership_set(*, organization: Organization, user, role: Role, actor: Actor = SYSTEM):
+    _lock_organization(organization)
+    organization_membership_check(organization=organization, user=user, role=role, actor=actor)
     membership, created = OrganizationMembership.objects.update_or_create(
         organization=organization, user=user, defaults={"role": role}
     )
@@ -91,6 +261,8 @@ def organization_membership_set(*, organization: Organization, user, role: Role,
 
 @transaction.atomic
 def project_membership_set(*, project: Project, user, role: Role, actor: Actor = SYSTEM):
+    _lock_organization(project.organization)
+    project_membership_check(project=project, user=user, role=role, actor=actor)
     membership, created = ProjectMembership.objects.update_or_create(
         project=project, user=user, defaults={"role": role}
     )
@@ -107,9 +279,22 @@ def project_membership_set(*, project: Project, user, role: Role, actor: Actor =
 
 
 @transaction.atomic
-def membership_delete(*, membership, actor: Actor) -> None:
+def membership_delete(*, membership, actor: Actor = SYSTEM) -> None:
     project = getattr(membership, "project", None)
     organization = project.organization if project else membership.organization
+    _lock_organization(organization)
+    membership_delete_check(membership=membership, actor=actor)
+    if project is None:
+        overrides = ProjectMembership.objects.filter(project__organization=organization, user=membership.user)
+        for override in overrides.select_related("project"):
+            _membership_delete_logged(
+                membership=override, actor=actor, organization=organization, reason="left organization"
+            )
+    _membership_delete_logged(membership=membership, actor=actor, organization=organization)
+
+
+def _membership_delete_logged(*, membership, actor: Actor, organization: Organization, **detail) -> None:
+    project = getattr(membership, "project", None)
     audit_log_record(
         actor=actor,
         action=f"{type(membership).__name__.lower()}.delete",
@@ -117,6 +302,7 @@ def membership_delete(*, membership, actor: Actor) -> None:
         organization=organization,
         project=project,
         user=membership.user.get_username(),
+        **detail,
     )
     membership.delete()
 

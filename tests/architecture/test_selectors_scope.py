@@ -14,6 +14,7 @@ UNSCOPED_SELECTORS = {
     "evalsite/tenancy/selectors.py": {
         "roles_by_project": "which projects a user may see, and with which role",
         "project_ids_with_role": "the projects where a user has at least a role",
+        "project_list_with_roles": "the projects a user may see, for the list of their projects",
         "api_key_get_by_credentials": "finds the project an API key belongs to",
     },
 }

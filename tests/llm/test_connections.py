@@ -216,18 +216,82 @@ def test_a_connection_of_another_project_cannot_be_reached(api, victim_project):
     assert llm_endpoint_for(LlmConnection.objects.get(pk=theirs.pk)).api_key != SECRET
 
 
-@pytest.mark.parametrize("role", [Role.VIEWER, Role.ANNOTATOR, Role.MEMBER], ids=lambda r: r.name)
-def test_keys_below_admin_can_neither_see_nor_change_connections(api_by_role, project, role):
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.ANNOTATOR], ids=lambda r: r.name)
+def test_keys_below_member_can_neither_see_nor_change_connections(api_by_role, project, role):
     existing = make_connection(project)
     client = api_by_role[role]
     assert client.get("llm-connections").status_code == 403
+    assert client.get(f"llm-connections/{existing.pk}").status_code == 403
     assert client.put("llm-connections", put_body()).status_code == 403
     assert client.delete(f"llm-connections/{existing.pk}").status_code == 403
     assert list(LlmConnection.objects.values_list("provider", flat=True)) == [existing.provider]
 
 
+def test_a_member_key_reads_names_and_models_without_any_key_material_but_cannot_write(api_by_role, project):
+    # Issue 9, item 11: a MEMBER starts runs, so it may pick a connection and a model, as in the admin.
+    existing = make_connection(
+        project, provider="gateway", secret_key=SECRET, custom_models=["m1", "m2"], extra_headers={"X-Org": HEADER_VALUE}
+    )
+    member = api_by_role[Role.MEMBER]
+    listed = member.get("llm-connections")
+    one = member.get(f"llm-connections/{existing.pk}")
+    assert listed.status_code == 200 and one.status_code == 200
+    assert [(c["provider"], c["customModels"]) for c in listed.json()["data"]] == [("gateway", ["m1", "m2"])]
+    assert one.json() == listed.json()["data"][0]
+    for response in (listed, one):
+        content = response.content.decode()
+        assert SECRET not in content and SECRET[-4:] not in content and HEADER_VALUE not in content
+        assert '"displaySecretKey":"..."' in content.replace(" ", "")
+    assert member.put("llm-connections", put_body()).status_code == 403
+    assert member.delete(f"llm-connections/{existing.pk}").status_code == 403
+    assert api_by_role[Role.ADMIN].get(f"llm-connections/{existing.pk}").json()["displaySecretKey"] == "sk-..." + SECRET[-4:]
+
+
 def test_an_admin_key_manages_connections(api_by_role):
     assert api_by_role[Role.ADMIN].put("llm-connections", put_body()).status_code == 200
+
+
+# -- a new destination needs the key again (issue 9, item 8) -------------------------------------
+
+
+def test_a_new_base_url_without_the_key_is_refused_so_the_stored_key_never_travels_there(project):
+    connection = make_connection(project, secret_key=SECRET, base_url="http://vllm:8000/v1")
+    with pytest.raises(ValidationError) as raised:
+        llm_connection_update(connection=connection, base_url="http://attacker.example/v1")
+    assert "secret_key" in raised.value.message_dict
+    assert LlmConnection.objects.get(pk=connection.pk).base_url == "http://vllm:8000/v1"
+    updated = llm_connection_update(
+        connection=connection, base_url="http://other:9000/v1", secret_key="sk-entered-again-000000"
+    )
+    assert (updated.base_url, llm_endpoint_for(updated).api_key) == ("http://other:9000/v1", "sk-entered-again-000000")
+
+
+def test_new_extra_headers_without_the_key_are_refused(project):
+    connection = make_connection(project, secret_key=SECRET)
+    with pytest.raises(ValidationError) as raised:
+        llm_connection_update(connection=connection, extra_headers={"X-Forward-To": "attacker"})
+    assert "secret_key" in raised.value.message_dict
+    assert LlmConnection.objects.get(pk=connection.pk).extra_header_keys == []
+    llm_connection_update(connection=connection, custom_models=["m"])  # other fields need no key
+
+
+def test_a_new_base_url_needs_the_stored_header_values_again_too(project):
+    connection = make_connection(project, secret_key=SECRET, extra_headers={"X-Org": HEADER_VALUE})
+    with pytest.raises(ValidationError) as raised:
+        llm_connection_update(connection=connection, base_url="http://attacker.example/v1", secret_key="sk-mine-00000000000")
+    assert list(raised.value.message_dict) == ["extra_headers"]
+    updated = llm_connection_update(
+        connection=connection, base_url="http://other:9000/v1", secret_key="sk-mine-00000000000", extra_headers={}
+    )
+    assert llm_endpoint_for(updated).extra_headers == {}
+
+
+def test_the_api_refuses_a_new_base_url_that_keeps_the_stored_headers(api):
+    api.put("llm-connections", put_body())
+    response = api.put("llm-connections", put_body(baseURL="http://attacker.example/v1", extraHeaders=None))
+    assert response.status_code == 400 and "extraHeaders" in response.json()["details"]
+    assert LlmConnection.objects.get().base_url == "http://vllm:8000/v1"
+    assert api.put("llm-connections", put_body(baseURL="http://other:9000/v1")).status_code == 200
 
 
 # -- services and selectors ----------------------------------------------------------------------

@@ -92,6 +92,32 @@ def test_editing_with_a_blank_key_and_headers_keeps_them(admin_client, project):
     assert (endpoint.api_key, dict(endpoint.extra_headers)) == ("sk-replaced-000000000000", {})
 
 
+def test_changing_the_base_url_in_the_admin_needs_the_key_entered_again(admin_client, project):
+    # Issue 9, item 8: else "Test connection" would send the stored key to the new URL.
+    with FakeLLMServer() as attacker:
+        connection = make_connection(project, secret_key=SECRET, base_url="http://gateway:4000/v1", custom_models=["m"])
+        data = form_data(project, secret_key="", extra_headers="", url=attacker.base_url, models="m")
+        data.pop("project")
+        response = admin_client.post(admin_url("change", connection.pk), data)
+        assert response.status_code == 200
+        assert "Enter the secret key again" in response.content.decode()
+        assert LlmConnection.objects.get(pk=connection.pk).base_url == "http://gateway:4000/v1"
+        run_action(admin_client, [connection])
+        assert attacker.chat_requests == []
+
+        headers_only = form_data(project, secret_key="", extra_headers='{"X-Via": "me"}', url="http://gateway:4000/v1")
+        headers_only.pop("project")
+        response = admin_client.post(admin_url("change", connection.pk), headers_only)
+        assert response.status_code == 200 and "Enter the secret key again" in response.content.decode()
+
+        data.update(secret_key="sk-entered-again-0000000")
+        assert admin_client.post(admin_url("change", connection.pk), data).status_code == 302
+        run_action(admin_client, [connection])
+    assert [request.headers["authorization"] for request in attacker.chat_requests] == [
+        "Bearer sk-entered-again-0000000"
+    ]
+
+
 def test_the_secret_is_required_when_adding(admin_client, project):
     response = admin_client.post(admin_url("add"), form_data(project, secret_key=""))
     assert response.status_code == 200 and "secret key is required" in response.content.decode()

@@ -14,12 +14,22 @@ from tests.tenancy.factories import user_with_role
 pytestmark = pytest.mark.django_db
 
 # Admin pages that are not project data. Django's own permission system guards them and only
-# superusers hold those permissions here, so a tenant's staff user never sees them.
+# superusers hold those permissions here, so a tenant's staff user never sees them. django-axes'
+# sign-in failures (per client address) are the instance's, like django_q's tasks.
 NOT_PROJECT_DATA = {get_user_model(), Group}
+INSTANCE_APPS = {"django_q", "axes"}
 
 
 def registered_models():
-    return [model for model in admin.site._registry if model not in NOT_PROJECT_DATA and model._meta.app_label != "django_q"]
+    return [
+        model
+        for model in admin.site._registry
+        if model not in NOT_PROJECT_DATA and model._meta.app_label not in INSTANCE_APPS
+    ]
+
+
+def instance_models():
+    return [*NOT_PROJECT_DATA, *(model for model in admin.site._registry if model._meta.app_label == "axes")]
 
 
 def request_as(user):
@@ -53,7 +63,7 @@ def test_staff_of_project_a_sees_no_object_of_project_b(model, project, victim_p
     assert str(theirs.pk) not in response.content.decode()
 
 
-@pytest.mark.parametrize("model", [get_user_model(), Group], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("model", instance_models(), ids=lambda m: m.__name__)
 def test_tenant_staff_cannot_open_the_user_and_group_admin(model, project, client):
     client.force_login(user_with_role(project, Role.OWNER))
     opts = model._meta

@@ -1,7 +1,9 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from evalsite.management.commands._options import find_organization, find_project, parse_role
+from evalsite.tenancy.models import OrganizationMembership
 from evalsite.tenancy.roles import Role
 from evalsite.tenancy.services import organization_membership_set, project_membership_set, user_create
 
@@ -25,12 +27,21 @@ class Command(BaseCommand):
         if project_role and not project:
             raise CommandError("--project-role needs --project")
         user = user_create(username=username, password=password, email=email, staff=staff, superuser=superuser)
-        if organization:
-            organization_membership_set(organization=find_organization(organization), user=user, role=parse_role(role))
-        if project:
-            target = find_project(project)
-            if not organization:
-                organization_membership_set(organization=target.organization, user=user, role=Role.VIEWER)
-            if project_role:
-                project_membership_set(project=target, user=user, role=parse_role(project_role))
+        try:
+            if organization:
+                organization_membership_set(
+                    organization=find_organization(organization), user=user, role=parse_role(role)
+                )
+            if project:
+                target = find_project(project)
+                # A project override needs an organization membership; an existing one is kept as it is.
+                in_organization = OrganizationMembership.objects.filter(
+                    organization=target.organization, user=user
+                ).exists()
+                if not organization and not in_organization:
+                    organization_membership_set(organization=target.organization, user=user, role=Role.VIEWER)
+                if project_role:
+                    project_membership_set(project=target, user=user, role=parse_role(project_role))
+        except ValidationError as error:
+            raise CommandError("; ".join(error.messages)) from None
         self.stdout.write(f"user {user.get_username()} (id {user.pk})")
