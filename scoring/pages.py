@@ -1,7 +1,7 @@
 """Scoring's part of the trace page: the scores panel (registered by scoring's AppConfig).
 
-The panel shows the scores of the trace, and of each observation in its row, and gives a MEMBER a
-form to add a score by hand. Hand scores go through scoring's ingestion with source ANNOTATION, so
+The panel shows the scores of the trace, and of each observation in its row, and gives an
+ANNOTATOR (and every role above) a form to add a score by hand: annotating is what that role is for. Hand scores go through scoring's ingestion with source ANNOTATION, so
 their score config validates them; a form sent twice (a double click) upserts the same score id.
 """
 
@@ -25,7 +25,7 @@ class ScoresPanel(TracePanel):
     title = "Scores"
     template_name = "scoring/trace_scores_panel.html"
     observation_template_name = "scoring/observation_scores.html"
-    post_role = Role.MEMBER
+    post_role = Role.ANNOTATOR
 
     def content(self, view: TraceView, *, form: PanelForm | None = None) -> PanelContent:
         scores = score_list_for_traces(project=view.project, trace_ids=[view.trace.trace_id])

@@ -111,9 +111,22 @@ def test_the_score_form_refuses_a_target_outside_the_trace(client, project, trac
     assert not Score.objects.filter(project=project, source="ANNOTATION").exists()
 
 
-def test_annotators_and_viewers_cannot_post_scores(client, project, trace):
+def test_viewers_cannot_post_scores(client, project, trace):
     config = ScoreConfigFactory(project=project)
-    login(client, project, Role.ANNOTATOR)
+    login(client, project, Role.VIEWER)
     response = client.post(url(project.pk), score_form(config, "1", target="trace"))
     assert response.status_code == 403
     assert not Score.objects.filter(project=project, source="ANNOTATION").exists()
+
+
+def test_an_annotator_scores_a_trace_and_an_observation_by_hand(client, project, trace):
+    config = ScoreConfigFactory(project=project)
+    observation = ObservationFactory(trace=trace)
+    login(client, project, Role.ANNOTATOR)
+    page = client.get(url(project.pk))
+    assert page.status_code == 200 and b'name="panel" value="scores"' in page.content
+    for target in ("trace", observation.observation_id):
+        response = client.post(url(project.pk), score_form(config, "1", target=target))
+        assert response.status_code == 302
+    scores = Score.objects.filter(project=project, source="ANNOTATION", trace_id=trace.trace_id)
+    assert sorted(score.observation_id or "" for score in scores) == sorted(["", observation.observation_id])
