@@ -23,6 +23,7 @@ from datasets.serializers import (
     ImportCreateSerializer,
     ImportJobSerializer,
 )
+from evalsite.api.fields import TimestampField
 from evalsite.api.pagination import PagePagination
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
@@ -173,7 +174,7 @@ class DatasetImportViewSet(ProjectScopedViewSet):
 
 class ExportQuerySerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=ImportFormat.values, required=False, default=ImportFormat.JSONL)
-    version = serializers.DateTimeField(required=False)
+    version = TimestampField(required=False)
     includeArchived = serializers.BooleanField(required=False, default=False)
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from evalsite import timestamps
 from traces.merge import observation_contribution, trace_contribution
 
 ID_MAX_LENGTH = 128
@@ -229,14 +230,10 @@ def _datetime(container: dict, key: str, path: str) -> datetime | None:
     value = container.get(key)
     if value is None:
         return None
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            moment = None
-        if moment is not None:
-            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    raise EventError(f"{path}: must be an ISO-8601 datetime")
+    try:
+        return timestamps.parse_timestamp(value)
+    except timestamps.InvalidTimestamp as problem:
+        raise EventError(f"{path}: {problem}") from None
 
 
 def _environment(body: dict) -> str | None:

@@ -14,8 +14,9 @@ import math
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from evalsite import timestamps
 from scoring.models import ScoreConfigDataType, ScoreDataType, ScoreSource
 
 ENVIRONMENT_RE = re.compile(r"(?!langfuse)[a-z0-9_-]+")
@@ -85,17 +86,6 @@ def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def parse_timestamp(value) -> datetime | None:
-    """An ISO-8601 string (offset or `Z`; naive means UTC) → aware datetime; None when invalid."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-
-
 def environment_error(value) -> str | None:
     if not isinstance(value, str) or not value:
         return "must be a non-empty string"
@@ -159,12 +149,12 @@ def score_validate(
     row["environment"] = environment
 
     raw_timestamp = get("timestamp")
-    if raw_timestamp is None:
-        timestamp = now
-    else:
-        timestamp = parse_timestamp(raw_timestamp)
-        if timestamp is None:
-            errors.append(FieldError("timestamp", "must be an ISO-8601 datetime, e.g. 2025-01-31T12:00:00Z"))
+    timestamp = now
+    if raw_timestamp is not None:
+        try:
+            timestamp = timestamps.parse_timestamp(raw_timestamp)
+        except timestamps.InvalidTimestamp as problem:
+            errors.append(FieldError("timestamp", str(problem)))
     row["timestamp"] = timestamp
 
     source = source_override or get("source")

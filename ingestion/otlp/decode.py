@@ -135,7 +135,11 @@ def gunzip_bounded(body: bytes, max_bytes: int) -> bytes:
 
 
 def nanos_to_datetime(nanos: int) -> datetime:
-    """Unix nanoseconds to an aware UTC datetime (microsecond precision, no float rounding)."""
+    """Unix nanoseconds to an aware UTC datetime (microsecond precision, no float rounding).
+
+    Always within the stored range (evalsite/timestamps.py): OTLP times are unsigned 64-bit, and
+    2**64 ns after 1970 is in 2554.
+    """
     return _EPOCH + timedelta(microseconds=nanos // 1000)
 
 

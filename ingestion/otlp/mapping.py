@@ -11,8 +11,10 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from evalsite import timestamps
 
 from .decode import SpanRecord
 
@@ -310,15 +312,12 @@ def _as_bool(value: Any) -> bool | None:
 
 
 def _parse_datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+    """An optional timestamp attribute: ignored when it does not parse or is outside the stored
+    range (evalsite/timestamps.py), like any attribute value of the wrong kind."""
     try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return timestamps.parse_timestamp(value)
+    except timestamps.InvalidTimestamp:
         return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _prefixed(attributes: Mapping[str, Any], prefix: str) -> dict[str, Any]:
