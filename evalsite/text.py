@@ -122,7 +122,8 @@ def loads(document: bytes | str) -> Any:
     if isinstance(document, bytes | bytearray):
         document = document.decode(json.detect_encoding(document), "surrogatepass")
     value = _DECODER.decode(document)
-    if ("\\u" in document and _REFUSED_ESCAPE.search(document)) or (
+    # "\\" first: a one-character search is a memchr, far cheaper than the regular expression.
+    if ("\\" in document and _REFUSED_ESCAPE.search(document)) or (
         not document.isascii() and _SURROGATE.search(document)
     ):
         value = storable(value)
