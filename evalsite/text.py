@@ -17,10 +17,10 @@ passes its strings through `storable_str`; the trace upsert applies it again to 
 writers (the platform runner's model outputs) hand it.
 
 `loads` also settles numbers. The NaN and Infinity literals are not JSON and are refused. A number
-no double can hold (`1e999`, an integer beyond ±1.8e308 such as one of 401 digits) has no JSON value every store can
-keep (Python reads `1e999` as `inf`, which no JSON column takes; SQLite's JSON functions turn such
-an integer into `Inf` and then refuse their own output) and no client can read it, so it becomes an
-`OutOfRangeNumber`: the string it was written as. Where any JSON is accepted (input, output,
+no double can hold (`1e999`, an integer beyond ±1.8e308 such as one of 401 digits) has no JSON
+value every store can keep (Python reads `1e999` as `inf`, which no JSON column takes; SQLite's
+JSON functions turn such an integer into `Inf` and then refuse their own output) and no client can
+read it, so it becomes an `OutOfRangeNumber`: the string it was written as. Where any JSON is accepted (input, output,
 metadata) it is stored as that string; where a number is required (a score's value, token counts,
 costs, bounds) it is an error for its item, like any string in a number's place. Other integers
 stay exact; fields that need a bounded number (a bigint column) check it themselves.
