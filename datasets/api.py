@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from datasets import exporting, importing, selectors, services
@@ -23,7 +23,9 @@ from datasets.serializers import (
     ImportCreateSerializer,
     ImportJobSerializer,
 )
+from evalsite.api.fields import TimestampField
 from evalsite.api.pagination import PagePagination
+from evalsite.api.parsers import JSONParser
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
 
@@ -173,7 +175,7 @@ class DatasetImportViewSet(ProjectScopedViewSet):
 
 class ExportQuerySerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=ImportFormat.values, required=False, default=ImportFormat.JSONL)
-    version = serializers.DateTimeField(required=False)
+    version = TimestampField(required=False)
     includeArchived = serializers.BooleanField(required=False, default=False)
 
 

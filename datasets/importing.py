@@ -32,6 +32,7 @@ from django.db import transaction
 from datasets.models import CellFormat, Dataset, ImportFormat, ImportJob, ImportMode, ImportStatus
 from datasets.schemas import ItemSchemas
 from datasets.services import NewItem, dataset_items_create_many
+from evalsite import text
 from evalsite.api.errors import PayloadTooLarge
 from evalsite.jobs import LeaseLost, enqueue_after_commit, job_claim, job_finish, job_renew
 from evalsite.tenancy.actors import Actor
@@ -62,15 +63,6 @@ csv.field_size_limit(max(csv.field_size_limit(), MAX_IMPORT_BYTES))
 
 class RowError(Exception):
     """A record that cannot become an item; the message says why (the line is added by the caller)."""
-
-
-def _refuse_constant(name: str):
-    # NaN and Infinity are not JSON: PostgreSQL would refuse to store them.
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def loads_strict(text: str) -> Any:
-    return json.loads(text, parse_constant=_refuse_constant)
 
 
 # --- mapping --------------------------------------------------------------------------------------
@@ -227,7 +219,7 @@ class ImportPlan:
             if not line.strip():
                 continue
             try:
-                yield Record(index, loads_strict(line))
+                yield Record(index, text.loads(line))
             except ValueError as error:
                 yield Record(index, None, f"invalid JSON: {error}")
 
@@ -274,7 +266,7 @@ class ImportPlan:
         if cell == "":
             return None
         try:
-            return loads_strict(cell)
+            return text.loads(cell)
         except ValueError:
             return cell
 
@@ -322,8 +314,8 @@ def import_job_create(
         raise _mapping_error("format", "is required (csv or jsonl) when the file name does not tell")
     if len(content) > MAX_IMPORT_BYTES:
         raise PayloadTooLarge(f"An import file may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
-    if "\x00" in content:
-        raise _mapping_error("file", "contains NUL characters: not a text file")
+    # The platform's rule for text (evalsite/text.py); the content is stored in a text column.
+    content = text.storable_str(content)
     if content.startswith("\ufeff"):
         content = content[1:]
     if mode not in ImportMode.values:

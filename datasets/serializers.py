@@ -7,6 +7,7 @@ Outputs carry every key the SDK's models require, null-valued ones included. Inp
 from rest_framework import serializers
 
 from datasets.models import CellFormat, ImportFormat, ImportMode, ItemStatus
+from evalsite.api.fields import TimestampField
 
 _DATETIME = serializers.DateTimeField()
 
@@ -97,7 +98,7 @@ class DatasetItemUpsertSerializer(serializers.Serializer):
 
 class DatasetItemListQuerySerializer(serializers.Serializer):
     datasetName = serializers.CharField(required=False, trim_whitespace=False)
-    version = serializers.DateTimeField(required=False)
+    version = TimestampField(required=False)
     sourceTraceId = serializers.CharField(required=False)
     sourceObservationId = serializers.CharField(required=False)
 

@@ -6,8 +6,13 @@ class EvalsiteConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.db.backends.signals import connection_created
+
         import evalsite.api.schema  # noqa: F401  (registers the schema extension)
+        from evalsite.db import read_out_of_range_datetimes_clamped
         from evalsite.jobs import sweeper
+
+        connection_created.connect(read_out_of_range_datetimes_clamped, dispatch_uid="evalsite.clamped_datetimes")
 
         if sweeper.running_as_worker_cluster():
             sweeper.start()

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
+import psycopg
+import psycopg.adapt
 from django.db import connection as default_connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from psycopg.postgres import types as postgres_types
+from psycopg.pq import Format
+
+from evalsite import timestamps
 
 
 def is_postgresql(connection=None) -> bool:
@@ -132,6 +139,56 @@ def json_array_contains(column: str, value: str, *, table: str | None = None) ->
             output_field=BooleanField(),
         )
     )
+
+
+def read_out_of_range_datetimes_clamped(sender, connection, **kwargs) -> None:
+    """`connection_created` receiver: a PostgreSQL connection reads timestamps outside Python's
+    range clamped to its edges instead of raising.
+
+    Everything the platform writes is in range (evalsite/timestamps.py), but a row stored before
+    that rule, or by hand (`infinity`, year 10000, 1 BC), would otherwise make psycopg raise while
+    reading it, and every list, page and admin view that shows the row answer 500. Such a value
+    reads as 0001-01-01T00:00:00Z or 9999-12-31T23:59:59.999999Z (a date as 0001-01-01 or
+    9999-12-31), so the row can be seen, fixed and deleted. Django reads results as text; the
+    loaders it registered (its time zone for timestamptz) are wrapped, not replaced. SQLite holds
+    what Django wrote, which is always in range.
+    """
+    if not is_postgresql(connection):
+        return
+    adapters = connection.connection.adapters
+    for type_name, (low, high) in CLAMPED_TYPES.items():
+        oid = postgres_types[type_name].oid
+        adapters.register_loader(oid, _clamping_loader(adapters.get_loader(oid, Format.TEXT), low, high))
+
+
+# PostgreSQL type → the values its out-of-range readings become (earliest, latest).
+CLAMPED_TYPES = {
+    "timestamptz": (timestamps.EARLIEST, timestamps.LATEST),
+    "timestamp": (datetime.min, datetime.max),
+    "date": (date.min, date.max),
+}
+
+
+def _clamping_loader(base: type, low, high) -> type:
+    # A wrapper, not a subclass: psycopg's C loaders cannot be subclassed.
+    class ClampingLoader(psycopg.adapt.Loader):
+        # Django compares this with its connection's time zone before registering its own loader.
+        timezone = getattr(base, "timezone", None)
+
+        def __init__(self, oid, context=None):
+            super().__init__(oid, context)
+            self.loader = base(oid, context)
+
+        def load(self, data):
+            try:
+                return self.loader.load(data)
+            except psycopg.DataError:
+                # psycopg refuses only what Python cannot hold: the infinities, and years after
+                # 9999 or before 1 (PostgreSQL writes those with a trailing " BC").
+                text = bytes(data)
+                return low if text.startswith(b"-") or text.endswith(b" BC") else high
+
+    return ClampingLoader
 
 
 def skip_locked(queryset: QuerySet, *, of: tuple[str, ...] = ()) -> QuerySet:

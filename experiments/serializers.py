@@ -9,6 +9,7 @@ from typing import Any
 from rest_framework import serializers
 
 from evalsite.api.cursors import decode_cursor
+from evalsite.api.fields import TimestampField
 from experiments.models import ExperimentRun, RunItem, RunSource
 
 # --- input ---------------------------------------------------------------------------------------
@@ -31,8 +32,8 @@ class DatasetRunItemCreateSerializer(serializers.Serializer):
     datasetItemId = serializers.CharField(max_length=200)
     traceId = NullableCharField(max_length=128)
     observationId = NullableCharField(max_length=128)
-    datasetVersion = serializers.DateTimeField(required=False, allow_null=True)
-    createdAt = serializers.DateTimeField(required=False, allow_null=True)
+    datasetVersion = TimestampField(required=False, allow_null=True)
+    createdAt = TimestampField(required=False, allow_null=True)
 
     def validate(self, attrs):
         if not attrs.get("traceId") and not attrs.get("observationId"):
@@ -48,8 +49,8 @@ class DatasetRunItemListQuerySerializer(serializers.Serializer):
 class CursorListQuerySerializer(serializers.Serializer):
     """Shared query of /experiments and /experiment-items (cursor pagination, start-time window)."""
 
-    fromStartTime = serializers.DateTimeField()
-    toStartTime = serializers.DateTimeField(required=False, allow_null=True)
+    fromStartTime = TimestampField()
+    toStartTime = TimestampField(required=False, allow_null=True)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
     scoreLimit = serializers.IntegerField(required=False, min_value=1, max_value=50, default=50)
     # Defaults, so that the validate_* methods below always run and always set these keys.

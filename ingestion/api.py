@@ -6,8 +6,6 @@ service of ingestion/services.py that stores everything in one transaction befor
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
@@ -17,6 +15,7 @@ from rest_framework import status
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 
+from evalsite import text
 from evalsite.api.errors import PayloadTooLarge
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
@@ -34,10 +33,6 @@ def request_body(request) -> bytes:
         raise PayloadTooLarge(
             f"Request body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; send smaller batches"
         ) from None
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
 
 
 class OtlpTraceViewSet(ProjectScopedViewSet):
@@ -90,9 +85,9 @@ class IngestionViewSet(ProjectScopedViewSet):
     @extend_schema(request=OpenApiTypes.OBJECT, responses={207: OpenApiTypes.OBJECT})
     def create(self, request):
         try:
-            document = json.loads(request_body(request) or b"null", parse_constant=_reject_constant)
-        except (ValueError, RecursionError):
-            raise ParseError("Invalid JSON body") from None
+            document = text.loads(request_body(request) or b"null")
+        except (ValueError, RecursionError) as error:
+            raise ParseError(f"Invalid JSON body: {error}") from None
         if not isinstance(document, dict) or not isinstance(document.get("batch"), list):
             raise ValidationError({"batch": ["is required: an array of ingestion events"]})
         result = ingestion_batch_ingest(

@@ -2,18 +2,21 @@
 
 Pure functions, no database. Each event `{id, type, timestamp, body, metadata?}` is validated on
 its own: a bad event becomes an error for that event (the endpoint answers 207 with per-event
-results), never an error for the batch. Events come from a JSON document parsed without NaN or
-Infinity, so every value here is storable JSON.
+results), never an error for the batch. Events come from a document decoded by
+`evalsite.text.loads` (no NUL, no lone surrogate, no NaN or Infinity), so every string and number
+here is storable JSON; what is left to check per event is what a column bounds: timestamps in the
+range of evalsite/timestamps.py, token counts that fit a bigint, amounts that fit a double.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from evalsite import timestamps
+from scoring.validation import finite_number
 from traces.merge import observation_contribution, trace_contribution
 
 ID_MAX_LENGTH = 128
@@ -62,6 +65,8 @@ LEGACY_USAGE_KEYS = {
     "total_tokens": "total",
 }
 LEGACY_COST_KEYS = {"inputCost": "input", "outputCost": "output", "totalCost": "total"}
+# Token counts are summed into bigint columns (input_tokens, output_tokens, total_tokens).
+MAX_COUNT = 2**63 - 1
 
 
 class EventError(ValueError):
@@ -229,14 +234,10 @@ def _datetime(container: dict, key: str, path: str) -> datetime | None:
     value = container.get(key)
     if value is None:
         return None
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            moment = None
-        if moment is not None:
-            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    raise EventError(f"{path}: must be an ISO-8601 datetime")
+    try:
+        return timestamps.parse_timestamp(value)
+    except timestamps.InvalidTimestamp as problem:
+        raise EventError(f"{path}: {problem}") from None
 
 
 def _environment(body: dict) -> str | None:
@@ -257,10 +258,21 @@ def _metadata(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"metadata": value}
 
 
-def _number(value: Any, path: str) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+def _count(value: Any, path: str) -> int:
+    """A token count: a number whose integer part fits the bigint columns usage is summed into."""
+    if finite_number(value) is None:
         raise EventError(f"{path}: must be a finite number")
-    return value
+    count = int(value)
+    if not -MAX_COUNT <= count <= MAX_COUNT:
+        raise EventError(f"{path}: must be at most {MAX_COUNT} in absolute value")
+    return count
+
+
+def _amount(value: Any, path: str) -> float:
+    amount = finite_number(value)
+    if amount is None:
+        raise EventError(f"{path}: must be a finite number")
+    return amount
 
 
 def _usage(body: dict) -> tuple[dict[str, int], dict[str, float]]:
@@ -276,9 +288,9 @@ def _usage(body: dict) -> tuple[dict[str, int], dict[str, float]]:
                 # OpenAI's nested *_tokens_details objects: flattened as their own usage keys.
                 for inner, count in value.items():
                     if count is not None:
-                        usage[f"{key}.{inner}"] = int(_number(count, f"body.usageDetails.{key}.{inner}"))
+                        usage[f"{key}.{inner}"] = _count(count, f"body.usageDetails.{key}.{inner}")
             elif value is not None:
-                usage[LEGACY_USAGE_KEYS.get(key, key)] = int(_number(value, f"body.usageDetails.{key}"))
+                usage[LEGACY_USAGE_KEYS.get(key, key)] = _count(value, f"body.usageDetails.{key}")
         return usage, cost
     legacy = body.get("usage")
     if legacy is None:
@@ -289,9 +301,9 @@ def _usage(body: dict) -> tuple[dict[str, int], dict[str, float]]:
         if value is None or key == "unit":
             continue
         if key in LEGACY_COST_KEYS:
-            cost[LEGACY_COST_KEYS[key]] = float(_number(value, f"body.usage.{key}"))
+            cost[LEGACY_COST_KEYS[key]] = _amount(value, f"body.usage.{key}")
         elif key in LEGACY_USAGE_KEYS:
-            usage[LEGACY_USAGE_KEYS[key]] = int(_number(value, f"body.usage.{key}"))
+            usage[LEGACY_USAGE_KEYS[key]] = _count(value, f"body.usage.{key}")
     return usage, cost
 
 
@@ -301,4 +313,4 @@ def _cost(body: dict) -> dict[str, float]:
         return {}
     if not isinstance(details, dict):
         raise EventError("body.costDetails: must be a JSON object of amounts")
-    return {str(key): float(_number(value, f"body.costDetails.{key}")) for key, value in details.items() if value is not None}
+    return {str(key): _amount(value, f"body.costDetails.{key}") for key, value in details.items() if value is not None}

@@ -11,6 +11,7 @@ merge rules.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,6 +29,8 @@ from ingestion.otlp import MappedSpan
 from scoring.services import scores_ingest
 from traces import merge
 from traces.services import traces_upsert
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,13 @@ def ingestion_batch_ingest(*, project: Project, events: list, actor: Actor = SYS
         try:
             parsed = parse_event(event, now=now)
         except EventError as error:
-            event_id = event.get("id") if isinstance(event, dict) and isinstance(event.get("id"), str) else ""
-            result.errors.append(_event_error(event_id, str(error)))
+            result.errors.append(_event_error(_event_id(event), str(error)))
+            continue
+        except Exception:
+            # A bug in parsing one event must not fail the others (the SDK would retry the whole
+            # batch forever): it is logged and reported for that event alone, as a 500.
+            logger.exception("legacy ingestion: event %r could not be parsed", _event_id(event))
+            result.errors.append({"id": _event_id(event), "status": 500, "message": "Internal error", "error": "InternalServerError"})
             continue
         if parsed.kind == "score":
             scores.append((parsed.event_id, parsed.score))
@@ -148,6 +156,10 @@ def trace_contribution_from_span(span: MappedSpan) -> dict[str, Any]:
         metadata=trace.get("metadata"),
         public=trace.get("public"),
     )
+
+
+def _event_id(event: Any) -> str:
+    return event["id"] if isinstance(event, dict) and isinstance(event.get("id"), str) else ""
 
 
 def _event_error(event_id: str, message: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ differ from the wire's fields (`prompt_type` → `type`, `content` → `prompt`)
 
 from rest_framework import serializers
 
+from evalsite.api.fields import TimestampField
 from prompts.models import Prompt, PromptType
 from prompts.services import COMMIT_MESSAGE_MAX_LENGTH
 
@@ -48,8 +49,8 @@ class PromptListQuerySerializer(serializers.Serializer):
     name = serializers.CharField(required=False)
     label = serializers.CharField(required=False)
     tag = serializers.CharField(required=False)
-    fromUpdatedAt = serializers.DateTimeField(required=False)
-    toUpdatedAt = serializers.DateTimeField(required=False)
+    fromUpdatedAt = TimestampField(required=False)
+    toUpdatedAt = TimestampField(required=False)
 
     def selector_filters(self) -> dict:
         data = self.validated_data

@@ -6,6 +6,7 @@ them on the ingestion hot path. Query parameters and config bodies are.
 
 from rest_framework import serializers
 
+from evalsite.api.fields import TimestampField
 from scoring.models import ScoreConfigDataType, ScoreDataType, ScoreSource
 from scoring.selectors import VALUE_OPERATORS
 
@@ -112,8 +113,8 @@ class ScoreFilterQuerySerializer(serializers.Serializer):
     traceId = serializers.CharField(required=False)
     observationId = serializers.CharField(required=False)
     sessionId = serializers.CharField(required=False)
-    fromTimestamp = serializers.DateTimeField(required=False)
-    toTimestamp = serializers.DateTimeField(required=False)
+    fromTimestamp = TimestampField(required=False)
+    toTimestamp = TimestampField(required=False)
 
     def selector_filters(self) -> dict:
         data = self.validated_data

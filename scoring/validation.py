@@ -14,8 +14,10 @@ import math
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from evalsite import timestamps
+from evalsite.text import OutOfRangeNumber
 from scoring.models import ScoreConfigDataType, ScoreDataType, ScoreSource
 
 ENVIRONMENT_RE = re.compile(r"(?!langfuse)[a-z0-9_-]+")
@@ -85,15 +87,16 @@ def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def parse_timestamp(value) -> datetime | None:
-    """An ISO-8601 string (offset or `Z`; naive means UTC) → aware datetime; None when invalid."""
-    if not isinstance(value, str):
+def finite_number(value) -> float | None:
+    """`value` as a finite float; None when it is not a number, or when no double holds it (an
+    integer of 400 digits is a JSON number, but float() of it overflows)."""
+    if not is_number(value):
         return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+        number = float(value)
+    except OverflowError:
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    return number if math.isfinite(number) else None
 
 
 def environment_error(value) -> str | None:
@@ -159,12 +162,12 @@ def score_validate(
     row["environment"] = environment
 
     raw_timestamp = get("timestamp")
-    if raw_timestamp is None:
-        timestamp = now
-    else:
-        timestamp = parse_timestamp(raw_timestamp)
-        if timestamp is None:
-            errors.append(FieldError("timestamp", "must be an ISO-8601 datetime, e.g. 2025-01-31T12:00:00Z"))
+    timestamp = now
+    if raw_timestamp is not None:
+        try:
+            timestamp = timestamps.parse_timestamp(raw_timestamp)
+        except timestamps.InvalidTimestamp as problem:
+            errors.append(FieldError("timestamp", str(problem)))
     row["timestamp"] = timestamp
 
     source = source_override or get("source")
@@ -208,7 +211,7 @@ def score_validate(
     if data_type is None and declared_type is None:
         # Inferred from the value, as upstream does: a number is NUMERIC and a string CATEGORICAL
         # (and a JSON true/false, which upstream's SDKs never send, BOOLEAN).
-        if is_number(value):
+        if is_number(value) or isinstance(value, OutOfRangeNumber):
             data_type = ScoreDataType.NUMERIC.value
         elif isinstance(value, bool):
             data_type = ScoreDataType.BOOLEAN.value
@@ -216,6 +219,9 @@ def score_validate(
             data_type = ScoreDataType.CATEGORICAL.value
     if value is None:
         errors.append(FieldError("value", "is required (a number, or a string for CATEGORICAL/TEXT/CORRECTION)"))
+    elif isinstance(value, OutOfRangeNumber):
+        # A JSON number beyond a double (1e999, 400 digits), which the decoder keeps as its text.
+        errors.append(FieldError("value", "must be a finite number that a double can hold"))
     elif data_type is not None:
         number, text, problem = convert_value(value, data_type, config)
         if problem:
@@ -233,9 +239,9 @@ def score_validate(
 def convert_value(value, data_type: str, config: ConfigRule | None) -> tuple[float | None, str | None, str | None]:
     """(numeric value, string value, problem) for a value of `data_type`, checked against `config`."""
     if data_type == ScoreDataType.NUMERIC:
-        if not is_number(value) or not math.isfinite(value):
+        number = finite_number(value)
+        if number is None:
             return None, None, "must be a finite number for NUMERIC scores"
-        number = float(value)
         if config is not None:
             if config.min_value is not None and number < config.min_value:
                 return None, None, f"{number:g} is below the config's minimum {config.min_value:g}"
@@ -243,7 +249,7 @@ def convert_value(value, data_type: str, config: ConfigRule | None) -> tuple[flo
                 return None, None, f"{number:g} is above the config's maximum {config.max_value:g}"
         return number, None, None
     if data_type == ScoreDataType.BOOLEAN:
-        number = float(value) if isinstance(value, bool) or is_number(value) else None
+        number = float(value) if isinstance(value, bool) else finite_number(value)
         if number not in BOOLEAN_LABELS:
             return None, None, "must be 1 or 0 (or true/false) for BOOLEAN scores"
         # BOOLEAN configs always have the categories True = 1 and False = 0.
@@ -287,7 +293,7 @@ def score_config_validate(
             continue
         if data_type != ScoreConfigDataType.NUMERIC:
             errors.append(FieldError(wire, "applies to NUMERIC configs only"))
-        elif not is_number(bound) or not math.isfinite(bound):
+        elif finite_number(bound) is None:
             errors.append(FieldError(wire, "must be a finite number"))
     if (
         data_type == ScoreConfigDataType.NUMERIC
@@ -333,7 +339,7 @@ def categories_validate(categories, errors: list[FieldError]) -> list[dict] | No
         if not isinstance(label, str) or not label:
             errors.append(FieldError(f"{where}.label", "must be a non-empty string"))
             continue
-        if not is_number(value) or not math.isfinite(value):
+        if finite_number(value) is None:
             errors.append(FieldError(f"{where}.value", "must be a finite number"))
             continue
         if label in labels:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import operator as operator_module
-from datetime import UTC, datetime
 from functools import reduce
 from typing import Any
 
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
+from evalsite import timestamps
 from evalsite.db import json_array_contains
 from evalsite.tenancy.models import Project
 from traces.models import Trace
@@ -121,9 +121,12 @@ def _field(index: int, field: str, kind: str, operator: str, value: Any) -> Q:
             return ~Q(**{f"{field}__in": value})
         _fail(index, "options operator must be 'any of' or 'none of'")
     if kind == "datetime":
-        moment = _datetime(value)
-        if moment is None or operator not in COMPARISONS or operator == "=":
+        if operator not in COMPARISONS or operator == "=":
             _fail(index, "datetime filters take an ISO-8601 value and one of >, <, >=, <=")
+        try:
+            moment = timestamps.parse_timestamp(value)
+        except timestamps.InvalidTimestamp as problem:
+            _fail(index, f"value {problem}")
         return Q(**{f"{field}__{COMPARISONS[operator]}": moment})
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float) or operator not in COMPARISONS:
@@ -153,13 +156,3 @@ def _metadata(index: int, key: Any, operator: str, value: Any) -> Q:
     if operator == "=" and isinstance(value, str | int | float) and not isinstance(value, bool):
         return Q(**{lookup: value})
     _fail(index, "metadata filters take operator '=' with a string or number value")
-
-
-def _datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from evalsite.llm.pricing import Price, compute_cost, find_price
+from evalsite.text import storable_str
 
 # The value a field takes when a contribution has no opinion about it; any other value wins
 # over it, so a later, less specific write never erases a more specific one.
@@ -299,13 +300,14 @@ def _bigint(value: int) -> int | None:
 
 
 def clean_text(value: Any, limit: int | None = None) -> str | None:
-    """Text a column can hold: no NUL characters (PostgreSQL refuses them), at most `limit` long."""
+    """Text a column can hold (evalsite/text.py's rule: no NUL, no lone surrogate), at most
+    `limit` long. Ingestion hands over clean text already; the platform runner's model outputs
+    are cleaned here."""
     if value is None:
         return None
     if not isinstance(value, str):
         value = str(value)
-    if "\x00" in value:
-        value = value.replace("\x00", "")
+    value = storable_str(value)
     if limit is not None and len(value) > limit:
         value = value[:limit]
     return value
@@ -315,14 +317,3 @@ def clean_positive_int(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_POSITIVE_INT:
         return value
     return None
-
-
-def strip_nul(value: Any) -> Any:
-    """A JSON value without NUL characters in any string (PostgreSQL jsonb refuses \\u0000)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, list):
-        return [strip_nul(item) for item in value]
-    if isinstance(value, dict):
-        return {strip_nul(key): strip_nul(item) for key, item in value.items()}
-    return value

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from rest_framework import serializers
 
+from evalsite.api.fields import TimestampField
 from traces.models import ObservationLevel, ObservationType
 from traces.selectors import TRACE_ORDER_FIELDS
 
@@ -63,8 +64,8 @@ class TraceListQuerySerializer(serializers.Serializer):
     userId = serializers.CharField(required=False)
     name = serializers.CharField(required=False)
     sessionId = serializers.CharField(required=False)
-    fromTimestamp = serializers.DateTimeField(required=False)
-    toTimestamp = serializers.DateTimeField(required=False)
+    fromTimestamp = TimestampField(required=False)
+    toTimestamp = TimestampField(required=False)
     orderBy = serializers.CharField(required=False, help_text="<field>.<asc|desc>, e.g. timestamp.desc")
     tags = serializers.ListField(child=serializers.CharField(), required=False, help_text="all must match")
     version = serializers.CharField(required=False)
@@ -113,8 +114,8 @@ class ObservationListQuerySerializer(serializers.Serializer):
     level = serializers.ChoiceField(choices=ObservationLevel.choices, required=False)
     environment = serializers.ListField(child=serializers.CharField(), required=False)
     version = serializers.CharField(required=False)
-    fromStartTime = serializers.DateTimeField(required=False)
-    toStartTime = serializers.DateTimeField(required=False)
+    fromStartTime = TimestampField(required=False)
+    toStartTime = TimestampField(required=False)
 
     def selector_filters(self) -> dict:
         data = self.validated_data
@@ -147,8 +148,8 @@ class ObservationV2QuerySerializer(ObservationListQuerySerializer):
 
 
 class SessionListQuerySerializer(serializers.Serializer):
-    fromTimestamp = serializers.DateTimeField(required=False)
-    toTimestamp = serializers.DateTimeField(required=False)
+    fromTimestamp = TimestampField(required=False)
+    toTimestamp = TimestampField(required=False)
     environment = serializers.ListField(child=serializers.CharField(), required=False)
 
 
@@ -156,8 +157,8 @@ class DailyMetricsQuerySerializer(serializers.Serializer):
     traceName = serializers.CharField(required=False)
     userId = serializers.CharField(required=False)
     tags = serializers.ListField(child=serializers.CharField(), required=False)
-    fromTimestamp = serializers.DateTimeField(required=False)
-    toTimestamp = serializers.DateTimeField(required=False)
+    fromTimestamp = TimestampField(required=False)
+    toTimestamp = TimestampField(required=False)
     environment = serializers.ListField(child=serializers.CharField(), required=False)
 
     def selector_filters(self) -> dict:

@@ -20,7 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from evalsite.db import Dialect
-from traces.merge import strip_nul
+from evalsite.text import is_storable_str, storable
 from traces.models import Observation, Trace
 
 # (column, PostgreSQL array type); the order is the order of the VALUES.
@@ -169,8 +169,9 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 
 def _dumps(value: Any) -> str:
     text = _ENCODER.encode(value)
-    if "\\u0000" in text:
-        text = _ENCODER.encode(strip_nul(value))
+    # NUL is escaped as \u0000 even without ensure_ascii; a lone surrogate is written as itself.
+    if "\\u0000" in text or not is_storable_str(text):
+        text = _ENCODER.encode(storable(value))
     return text
 
 

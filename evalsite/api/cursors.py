@@ -18,6 +18,8 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from rest_framework.exceptions import ValidationError
 
+from evalsite import timestamps
+
 CURSOR_VERSION = 1
 CURSOR_ERROR = "is not a cursor returned by this endpoint"
 
@@ -40,6 +42,7 @@ def decode_cursor(value: str | None, *, field: str | None = "cursor") -> Key | N
         pk = data["id"]
         if data.get("v") != CURSOR_VERSION or moment.tzinfo is None or type(pk) is not int:
             raise ValueError(value)
+        moment = timestamps.to_utc(moment)
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
         raise ValidationError({field: [CURSOR_ERROR]} if field else [CURSOR_ERROR]) from None
     return moment, pk

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from evalsite.api.fields import TimestampField
 from evalsite.llm.prices import USAGE_UNITS
 
 PRICE_DIGITS = {"max_digits": 20, "decimal_places": 12}
@@ -44,7 +45,7 @@ class ModelPriceInputSerializer(serializers.Serializer):
 
     modelName = serializers.CharField(max_length=200)
     matchPattern = serializers.CharField(max_length=500)
-    startDate = serializers.DateTimeField(required=False, allow_null=True)
+    startDate = TimestampField(required=False, allow_null=True)
     unit = serializers.ChoiceField(choices=USAGE_UNITS, required=False, allow_null=True)
     inputPrice = serializers.DecimalField(required=False, allow_null=True, min_value=0, **PRICE_DIGITS)
     outputPrice = serializers.DecimalField(required=False, allow_null=True, min_value=0, **PRICE_DIGITS)

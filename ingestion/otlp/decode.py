@@ -1,14 +1,14 @@
 """Decode an OTLP/HTTP trace export body into plain :class:`SpanRecord` values.
 
 Both wire formats end up in the same shape: ids as lowercase hex, timestamps as aware UTC
-datetimes, attribute values as plain JSON values. The protobuf objects are walked directly
-(no ``json_format``) because this runs once per ingested span.
+datetimes, attribute values as plain JSON values, and every string storable (evalsite/text.py: no
+NUL, lone surrogates replaced; protobuf strings are valid UTF-8, so only NUL can occur there). The
+protobuf objects are walked directly (no ``json_format``) because this runs once per ingested span.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import math
 import zlib
 from dataclasses import dataclass
@@ -19,11 +19,15 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from evalsite import text
+from evalsite.text import storable_str
+
 # The OTLP exporter caps a serialized batch at 64 MiB; anything larger is not a real export.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UINT64_LIMIT = 2**64
+_INT64_LIMIT = 2**63
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _ZERO_TRACE_ID = "0" * 32
 _ZERO_SPAN_ID = "0" * 16
@@ -135,7 +139,11 @@ def gunzip_bounded(body: bytes, max_bytes: int) -> bytes:
 
 
 def nanos_to_datetime(nanos: int) -> datetime:
-    """Unix nanoseconds to an aware UTC datetime (microsecond precision, no float rounding)."""
+    """Unix nanoseconds to an aware UTC datetime (microsecond precision, no float rounding).
+
+    Always within the stored range (evalsite/timestamps.py): OTLP times are unsigned 64-bit, and
+    2**64 ns after 1970 is in 2554.
+    """
     return _EPOCH + timedelta(microseconds=nanos // 1000)
 
 
@@ -182,6 +190,7 @@ def _decode_protobuf(body: bytes) -> list[SpanRecord]:
         for scope_index, scope_spans in enumerate(resource_spans.scope_spans):
             scope = scope_spans.scope
             scope_attributes = _pb_attributes(scope.attributes)
+            scope_name, scope_version = storable_str(scope.name), storable_str(scope.version)
             for span_index, span in enumerate(scope_spans.spans):
                 ids = _pb_ids(span, resource_index, scope_index, span_index)
                 start_time, end_time = _span_times(span.start_time_unix_nano, span.end_time_unix_nano)
@@ -190,17 +199,17 @@ def _decode_protobuf(body: bytes) -> list[SpanRecord]:
                         trace_id=ids[0],
                         span_id=ids[1],
                         parent_span_id=ids[2],
-                        name=span.name,
+                        name=storable_str(span.name),
                         kind=span.kind,
                         start_time=start_time,
                         end_time=end_time,
                         status_code=span.status.code,
-                        status_message=span.status.message,
+                        status_message=storable_str(span.status.message),
                         attributes=_pb_attributes(span.attributes),
                         events=[_pb_event(event) for event in span.events],
                         resource_attributes=resource_attributes,
-                        scope_name=scope.name,
-                        scope_version=scope.version,
+                        scope_name=scope_name,
+                        scope_version=scope_version,
                         scope_attributes=scope_attributes,
                     )
                 )
@@ -242,13 +251,13 @@ def _real_parent(parent_span_id: str | None) -> str | None:
 
 
 def _pb_attributes(key_values) -> dict[str, Any]:
-    return {kv.key: _pb_value(kv.value) for kv in key_values}
+    return {storable_str(kv.key): _pb_value(kv.value) for kv in key_values}
 
 
 def _pb_value(value) -> Any:
     kind = value.WhichOneof("value")
     if kind == "string_value":
-        return value.string_value
+        return storable_str(value.string_value)
     if kind == "int_value":
         return value.int_value
     if kind == "bool_value":
@@ -266,7 +275,7 @@ def _pb_value(value) -> Any:
 
 def _pb_event(event) -> dict[str, Any]:
     return {
-        "name": event.name,
+        "name": storable_str(event.name),
         "time": nanos_to_datetime(event.time_unix_nano),
         "attributes": _pb_attributes(event.attributes),
     }
@@ -280,7 +289,7 @@ def _pb_event(event) -> dict[str, Any]:
 
 def _decode_json(body: bytes) -> list[SpanRecord]:
     try:
-        document = json.loads(body)
+        document = text.loads(body)
     except (ValueError, RecursionError) as exc:
         raise InvalidPayload(f"body: not valid JSON ({exc})") from None
     if not isinstance(document, dict):
@@ -442,6 +451,9 @@ def _parse_int(value: Any) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str):
+        # Past 20 digits nothing fits 64 bits; int() of thousands of digits is slow, or refused.
+        if len(value.strip()) > 21:
+            return None
         try:
             return int(value)
         except ValueError:
@@ -493,8 +505,8 @@ def _json_bool_value(raw: Any, path: str) -> bool:
 
 def _json_int_value(raw: Any, path: str) -> int:
     number = _parse_int(raw)
-    if number is None:
-        raise InvalidPayload(f"{path}: must be an integer or a decimal string")
+    if number is None or not -_INT64_LIMIT <= number < _INT64_LIMIT:
+        raise InvalidPayload(f"{path}: must be an integer of 64 bits or a decimal string of one")
     return number
 
 
@@ -504,7 +516,7 @@ def _json_double_value(raw: Any, path: str) -> float | str:
         raise InvalidPayload(f"{path}: must be a number")
     try:
         return _finite_or_text(float(raw))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an integer beyond any double
         raise InvalidPayload(f"{path}: must be a number") from None
 
 

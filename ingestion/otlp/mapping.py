@@ -11,14 +11,18 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from evalsite import text, timestamps
 
 from .decode import SpanRecord
 
 LANGFUSE_SCOPE_NAME = "langfuse-sdk"
 DEFAULT_ENVIRONMENT = "default"
 STATUS_CODE_ERROR = 2
+_INT64_MAX = 2**63 - 1
+_INT64_DIGITS = len(str(_INT64_MAX))
 
 # Langfuse SDK attribute names.
 OBSERVATION_TYPE = "langfuse.observation.type"
@@ -230,24 +234,18 @@ def observation_fields(span: SpanRecord, trace_metadata: dict[str, Any]) -> dict
 # --- value helpers ----------------------------------------------------------------------
 
 
-def _reject_non_json_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-# NaN/Infinity are not JSON; rejecting them keeps every parsed value storable as JSON.
-_JSON = json.JSONDecoder(parse_constant=_reject_non_json_constant)
-
-
 def parse_json_or_raw(value: Any) -> Any:
-    """``json.loads`` for strings that hold JSON; anything else comes back unchanged.
+    """The JSON a string holds; anything else comes back unchanged.
 
     The SDK JSON-encodes non-string payloads but sends strings raw, so a value that does not
-    parse is the payload itself.
+    parse is the payload itself. Decoded with `evalsite.text.loads`, like every document from
+    outside: `"\\u0000"` and lone surrogate escapes inside an attribute come out storable, and a
+    string holding NaN, Infinity or `1e999` is kept as the string it is.
     """
     if not isinstance(value, str):
         return value
     try:
-        return _JSON.decode(value)
+        return text.loads(value)
     except (ValueError, RecursionError):
         return value
 
@@ -278,19 +276,30 @@ def _first_text(sources: Iterable[Mapping[str, Any]], keys: Iterable[str]) -> st
 
 
 def _as_int(value: Any) -> int | None:
+    """An int64, or None: token counts and versions end in bigint and integer columns, and a
+    longer number is no count anyone sent on purpose."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    number = _as_float(value)
-    return None if number is None else int(number)
+        number = value
+    elif isinstance(value, str) and value.strip().isdecimal():
+        digits = value.strip()
+        # int() of thousands of digits is slow, or refused beyond Python's limit.
+        number = int(digits) if len(digits) <= _INT64_DIGITS else None
+    else:
+        real = _as_float(value)
+        number = None if real is None else int(real)
+    return number if number is not None and -_INT64_MAX <= number <= _INT64_MAX else None
 
 
 def _as_float(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
-        number = float(value)
+    if isinstance(value, int):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any double
+            return None
+    elif isinstance(value, float):
+        number = value
     elif isinstance(value, str):
         try:
             number = float(value.strip())
@@ -310,15 +319,12 @@ def _as_bool(value: Any) -> bool | None:
 
 
 def _parse_datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+    """An optional timestamp attribute: ignored when it does not parse or is outside the stored
+    range (evalsite/timestamps.py), like any attribute value of the wrong kind."""
     try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return timestamps.parse_timestamp(value)
+    except timestamps.InvalidTimestamp:
         return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _prefixed(attributes: Mapping[str, Any], prefix: str) -> dict[str, Any]:
