@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from datasets import exporting, importing, selectors, services
@@ -24,6 +24,7 @@ from datasets.serializers import (
     ImportJobSerializer,
 )
 from evalsite.api.pagination import PagePagination
+from evalsite.api.parsers import JSONParser
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
 

@@ -34,6 +34,7 @@ from datasets.schemas import ItemSchemas
 from datasets.services import NewItem, dataset_items_create_many
 from evalsite.api.errors import PayloadTooLarge
 from evalsite.jobs import LeaseLost, enqueue_after_commit, job_claim, job_finish, job_renew
+from evalsite.json_values import TOO_DEEP, json_value_problem
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.models import Project
 
@@ -70,7 +71,15 @@ def _refuse_constant(name: str):
 
 
 def loads_strict(text: str) -> Any:
-    return json.loads(text, parse_constant=_refuse_constant)
+    """JSON within the platform's bounds (evalsite/json_values.py); ValueError for anything else."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError(TOO_DEEP) from None
+    problem = json_value_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 # --- mapping --------------------------------------------------------------------------------------

@@ -291,3 +291,12 @@ def test_the_add_form_without_a_project_shows_an_error(member, project):
     assert response.status_code == 200 and "This field is required" in response.content.decode()
     assert not Dataset.objects.filter(name="fresh").exists()
 
+
+def test_an_item_nested_deeper_than_the_limit_is_a_form_error_in_the_admin(member, project):
+    dataset = DatasetFactory(project=project)
+    deep = '{"a":' * 2000 + "1" + "}" * 2000
+    data = change_form_data(dataset, [{"item_id": "deep"}], **{"items-0-input": deep})
+    response = member.post(reverse("admin:datasets_dataset_change", args=[dataset.pk]), data)
+    assert response.status_code == 200
+    assert "nested more than 100 levels deep" in response.content.decode()
+    assert not DatasetItem.objects.filter(dataset=dataset).exists()
