@@ -5,14 +5,11 @@ view declares, and scopes every queryset to that project. Subclasses customise t
 (`queryset`, `base_queryset()`, `project_lookup`, `required_roles`) and may not override the methods
 that enforce scoping: the class refuses to be defined if they try. Objects of another project are
 simply not in the queryset, so "missing" and "not yours" are the same 404.
-
-It also refuses, once for every view, path and query values that no stored row can match and that
-PostgreSQL refuses as query parameters: text with a NUL character (a 400 naming the parameter).
 """
 
 from django.db.models import Model, QuerySet
 from rest_framework import viewsets
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 
 from evalsite.api.authentication import ApiKeyAuthentication
 from evalsite.api.permissions import HasProjectRole
@@ -21,17 +18,6 @@ from evalsite.tenancy.roles import Role
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 SEALED_METHODS = ("get_queryset", "get_object", "get_permissions", "get_authenticators", "initial", "check_permissions")
-NUL_MESSAGE = "must not contain NUL (\\u0000) characters"
-
-
-def refuse_nul_characters(path_values: dict, query_params) -> None:
-    """A 400 naming each path or query parameter that holds a NUL character."""
-    errors = {name: [NUL_MESSAGE] for name, value in path_values.items() if "\x00" in str(value)}
-    for name, values in query_params.lists():
-        if "\x00" in name or any("\x00" in value for value in values):
-            errors[name.replace("\x00", "\\u0000")] = [NUL_MESSAGE]
-    if errors:
-        raise ValidationError(errors)
 
 
 class ProjectScopedViewSet(viewsets.GenericViewSet):
@@ -52,10 +38,6 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
                 f"{cls.__name__} overrides {', '.join(overridden)}: project scoping is enforced by "
                 "ProjectScopedViewSet; customise through base_queryset(), project_lookup or required_roles"
             )
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        refuse_nul_characters(kwargs, request.query_params)
 
     @property
     def project(self) -> Project:

@@ -7,6 +7,8 @@ object its change, history and delete pages and each custom view of the ModelAdm
 (import, export, compare…). A page may refuse (302, 403, 404); it may never answer 5xx.
 """
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -18,6 +20,7 @@ from django_q.models import Failure, OrmQ, Schedule, Success
 from evalsite.tenancy.models import ProjectMembership
 from evalsite.tenancy.roles import Role
 from tests.support.admin_objects import all_factories
+from tests.support.routes import all_routes
 from tests.tenancy.factories import UserFactory, user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +125,21 @@ def test_no_admin_page_is_a_server_error_for_any_role(client, project, who):
         if error:
             failures.append(f"GET {url} -> {error}")
     assert failures == []
+
+
+def test_a_nul_in_any_admin_or_page_url_is_a_400(client, project):
+    """PostgreSQL refuses NUL in text parameters: every lookup by such an id was a 500."""
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    urls = []
+    for model, model_admin in admin.site._registry.items():
+        opts = model._meta
+        prefix = f"admin:{opts.app_label}_{opts.model_name}"
+        urls += [reverse(f"{prefix}_change", args=["a\x00"]), reverse(f"{prefix}_changelist") + "?project__id__exact=%00"]
+        standard = {f"{opts.app_label}_{opts.model_name}_{view}" for view in STANDARD_VIEWS}
+        urls += [_custom_url(p, Group(pk="a\x00")) for p in model_admin.get_urls() if p.name and p.name not in standard]
+    pages = [route.pattern.removeprefix("projects/<str:project_id>/") for route in all_routes() if route.pattern.startswith("projects/")]
+    urls += [f"/projects/{project.pk}/" + re.sub(r"<(?:\w+:)?\w+>", "%00", page) for page in pages if "<" in page]
+    urls += [f"/projects/{project.pk}/experiments/compare?runs=%00", "/projects/%00/experiments/compare"]
+    client.raise_request_exception = False
+    answers = {url: client.get(url).status_code for url in urls}
+    assert {url: status for url, status in answers.items() if status != 400} == {}
