@@ -94,6 +94,13 @@ def test_a_prompt_version_of_thirty_digits_is_a_400(api):
     assert "version" in body["details"]
 
 
+def test_more_query_parameters_than_django_accepts_is_a_400(api):
+    query = "&".join(f"p{n}=1" for n in range(10_050))
+    response = api.client.get(f"/api/public/traces?{query}", headers={"Authorization": api.authorization})
+    body = assert_json_error(response, 400)
+    assert "DATA_UPLOAD_MAX_NUMBER_FIELDS" in body["message"]
+
+
 # --- bodies ---------------------------------------------------------------------------------------
 
 DEEP_BODY = "[" * 100_000 + "]" * 100_000
