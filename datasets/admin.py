@@ -47,7 +47,9 @@ class DatasetAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        project = cleaned.get("project") or (self.instance.project if self.instance.pk else None)
+        # A new dataset already has its id (the model's default), so "new" is `_state.adding`, not "no pk".
+        adding = self.instance._state.adding
+        project = cleaned.get("project") or (None if adding else self.instance.project)
         name = cleaned.get("name")
         if project is None or name is None:
             return cleaned
@@ -56,7 +58,7 @@ class DatasetAdminForm(forms.ModelForm):
         try:
             services.dataset_schemas_check(
                 project=project,
-                dataset=Dataset.objects.get(pk=self.instance.pk) if self.instance.pk else None,
+                dataset=None if adding else Dataset.objects.get(pk=self.instance.pk),
                 input_schema=cleaned.get("input_schema"),
                 expected_output_schema=cleaned.get("expected_output_schema"),
             )

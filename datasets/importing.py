@@ -35,6 +35,7 @@ from datasets.services import NewItem, dataset_items_create_many
 from evalsite import text
 from evalsite.api.errors import PayloadTooLarge
 from evalsite.jobs import LeaseLost, enqueue_after_commit, job_claim, job_finish, job_renew
+from evalsite.json_values import TOO_DEEP, json_value_problem
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.models import Project
 
@@ -63,6 +64,19 @@ csv.field_size_limit(max(csv.field_size_limit(), MAX_IMPORT_BYTES))
 
 class RowError(Exception):
     """A record that cannot become an item; the message says why (the line is added by the caller)."""
+
+
+def loads_strict(line: str) -> Any:
+    """JSON through the platform's text rule (evalsite/text.py) and within its bounds
+    (evalsite/json_values.py); ValueError for anything else."""
+    try:
+        value = text.loads(line)
+    except RecursionError:
+        raise ValueError(TOO_DEEP) from None
+    problem = json_value_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 # --- mapping --------------------------------------------------------------------------------------
@@ -219,7 +233,7 @@ class ImportPlan:
             if not line.strip():
                 continue
             try:
-                yield Record(index, text.loads(line))
+                yield Record(index, loads_strict(line))
             except ValueError as error:
                 yield Record(index, None, f"invalid JSON: {error}")
 
@@ -266,7 +280,7 @@ class ImportPlan:
         if cell == "":
             return None
         try:
-            return text.loads(cell)
+            return loads_strict(cell)
         except ValueError:
             return cell
 

@@ -14,6 +14,10 @@ from jsonschema.validators import validator_for
 # API field names of the two validated parts of an item.
 INPUT = "input"
 EXPECTED_OUTPUT = "expectedOutput"
+# Values are bounded in depth where they enter (evalsite/json_values.py), which keeps validation
+# far from Python's recursion limit; should a self-referencing schema still reach it, the value is
+# refused with this message rather than failing the request.
+TOO_DEEP_TO_CHECK = "is nested too deeply to be checked against the schema"
 
 
 def schema_problem(schema: Any) -> str | None:
@@ -31,6 +35,8 @@ def schema_problem(schema: Any) -> str | None:
     except schema_exceptions.SchemaError as error:
         where = _join_path("", error.absolute_path)
         return f"is not a valid JSON Schema: {error.message}" + (f" (at {where})" if where else "")
+    except RecursionError:
+        return TOO_DEEP_TO_CHECK
     return None
 
 
@@ -65,7 +71,11 @@ class ItemSchemas:
             validator = self._validators.get(field)
             if validator is None:
                 continue
-            error = schema_exceptions.best_match(validator.iter_errors(value))
+            try:
+                error = schema_exceptions.best_match(validator.iter_errors(value))
+            except RecursionError:
+                found[field] = TOO_DEEP_TO_CHECK
+                continue
             if error is not None:
                 found[_join_path(field, error.absolute_path)] = error.message
         return found

@@ -31,6 +31,7 @@ from datasets.schemas import INPUT, ItemSchemas, schema_problem
 from datasets.selectors import ITEM_ORDER, dataset_get_by_name
 from evalsite.db import insert_rows
 from evalsite.errors import Conflict
+from evalsite.json_values import json_value_problem
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.models import Project
 from evalsite.tenancy.services import audit_log_record, project_object_delete
@@ -43,6 +44,7 @@ NAME_MAX = Dataset._meta.get_field("name").max_length
 BATCH_SIZE = 1000
 
 CONTENT_FIELDS = ("input", "expected_output", "metadata", "source_trace_id", "source_observation_id")
+JSON_CONTENT_FIELDS = ("input", "expected_output", "metadata")
 
 
 def _revision(item: DatasetItem, now, *, is_deleted: bool = False) -> DatasetItemRevision:
@@ -245,13 +247,30 @@ def dataset_delete(*, project: Project, dataset: Dataset, actor: Actor) -> None:
 # --- one item -------------------------------------------------------------------------------------
 
 
+def _content_problems(values: dict) -> dict[str, str]:
+    """The item's JSON fields among `values` that are beyond the platform's bounds (too deep…)."""
+    problems = {}
+    for name in JSON_CONTENT_FIELDS:
+        problem = json_value_problem(values.get(name))
+        if problem:
+            problems[name] = problem
+    return problems
+
+
 def _validate_item(schemas: ItemSchemas, item: DatasetItem) -> None:
     errors = schemas.errors(item.input, item.expected_output)
     if errors:
         raise ValidationError({path: [message] for path, message in errors.items()})
 
 
+def _check_content(values: dict) -> None:
+    problems = _content_problems(values)
+    if problems:
+        raise ValidationError({name: [problem] for name, problem in problems.items()})
+
+
 def _item_save_new(*, project: Project, dataset: Dataset, item_id: str, values: dict, now) -> DatasetItem:
+    _check_content(values)
     item = DatasetItem(project=project, dataset=dataset, item_id=item_id, created_at=now, updated_at=now, **values)
     _validate_item(ItemSchemas.of(dataset), item)
     item.save(force_insert=True)
@@ -265,6 +284,7 @@ def _same(stored: Any, new: Any) -> bool:
 
 
 def _item_apply(*, dataset: Dataset, item: DatasetItem, changes: dict, now) -> DatasetItem:
+    _check_content(changes)
     changed = {name: value for name, value in changes.items() if not _same(getattr(item, name), value)}
     if not changed:
         return item
@@ -518,6 +538,9 @@ def _new_item_problem(new: NewItem, schemas: ItemSchemas) -> str | None:
             return f"{name}: must be a string of at most {SOURCE_ID_MAX} characters"
     if new.status not in ItemStatus.values:
         return f"status: must be one of {', '.join(ItemStatus.values)}"
+    problems = _content_problems(new.__dict__)
+    if problems:
+        return "; ".join(f"{name}: {problem}" for name, problem in problems.items())
     return schemas.first_error(new.input, new.expected_output)
 
 

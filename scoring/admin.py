@@ -25,9 +25,11 @@ class ScoreConfigForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if not self.instance._state.adding:
-            # Stored scores were validated for this type: it cannot change.
-            self.fields["data_type"].disabled = True
-            self.fields["project"].disabled = True
+            # Stored scores were validated for this type: it cannot change. (A user who may only
+            # view gets a form without these fields: the admin shows them read-only.)
+            for name in ("data_type", "project"):
+                if name in self.fields:
+                    self.fields[name].disabled = True
 
     def clean(self):
         cleaned = super().clean()

@@ -4,20 +4,28 @@ A JSON array of conditions `{type, column, operator, value, key?}` (Langfuse's f
 turned into one Django `Q`. Columns of the observation's trace (userId, sessionId, traceName,
 tags) become a subquery on the project's traces. An unknown column, operator or value type is a
 400 naming the condition, never ignored: a silently dropped filter would return the wrong rows.
+
+Every value reaches the database as a parameter of the column's own type, so a condition can only
+fail as a 400: each column takes the filter types of its kind (a number is never compared with a
+time), numbers are finite and within 64 bits, strings hold no NUL, and a metadata `key` is one
+JSON key, never a path of Django lookups (`x__regex` is the key "x__regex").
 """
 
 from __future__ import annotations
 
 import json
+import math
 import operator as operator_module
 from functools import reduce
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
+from django.db.models.fields.json import KeyTransform
 from rest_framework.exceptions import ValidationError
 
 from evalsite import timestamps
 from evalsite.db import json_array_contains
+from evalsite.json_values import json_value_problem
 from evalsite.tenancy.models import Project
 from traces.models import Trace
 
@@ -43,7 +51,17 @@ OBSERVATION_COLUMNS = {
     "tokens": "total_tokens",
     "totalCost": "total_cost",
 }
+NUMBER_COLUMNS = {"promptVersion", "inputTokens", "outputTokens", "totalTokens", "tokens", "totalCost"}
+DATETIME_COLUMNS = {"startTime", "endTime"}
 TRACE_COLUMNS = {"userId": "user_id", "sessionId": "session_id", "traceName": "name"}
+# The filter types each kind of column takes ("null" for `is null` / `is not null`: every kind).
+KIND_TYPES = {
+    "string": {"string", "stringOptions", "categoryOptions", "null"},
+    "number": {"number", "null"},
+    "datetime": {"datetime", "null"},
+}
+# Numbers reach BIGINT and DECIMAL columns and SQLite's 64-bit integers: no larger magnitude.
+MAX_NUMBER = 2**63 - 1
 TAG_COLUMNS = ("traceTags", "tags")
 STRING_OPERATORS = {"=": "exact", "contains": "contains", "starts with": "startswith", "ends with": "endswith"}
 COMPARISONS = {"=": "exact", ">": "gt", "<": "lt", ">=": "gte", "<=": "lte"}
@@ -59,13 +77,47 @@ def _fail(index: int, message: str):
     raise ValidationError({"filter": [f"[{index}] {message}"]})
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _strings(value: Any):
+    """Every string in a parsed JSON value, keys included (iterative: the depth is already bounded)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _storable_text(text: str) -> bool:
+    """PostgreSQL refuses NUL in text parameters, and a lone surrogate cannot be encoded at all."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_filter(raw: str) -> list[dict[str, Any]]:
     try:
-        conditions = json.loads(raw)
-    except ValueError:
+        conditions = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
         raise ValidationError({"filter": ["must be a JSON array of filter conditions"]}) from None
     if not isinstance(conditions, list) or not all(isinstance(item, dict) for item in conditions):
         raise ValidationError({"filter": ["must be a JSON array of filter conditions"]})
+    problem = json_value_problem(conditions)
+    if problem:
+        raise ValidationError({"filter": [problem]})
+    if not all(_storable_text(text) for text in _strings(conditions)):
+        raise ValidationError({"filter": ["must not contain NUL characters or unpaired surrogates"]})
     return conditions
 
 
@@ -91,6 +143,10 @@ def _condition(project: Project, index: int, condition: dict[str, Any]) -> Q:
     if column in TRACE_COLUMNS:
         return _trace_subquery(project, _field(index, TRACE_COLUMNS[column], kind, operator, value))
     if column in OBSERVATION_COLUMNS:
+        column_kind = "number" if column in NUMBER_COLUMNS else "datetime" if column in DATETIME_COLUMNS else "string"
+        if kind not in KIND_TYPES[column_kind]:
+            allowed = ", ".join(sorted(KIND_TYPES[column_kind]))
+            _fail(index, f"{column} is a {column_kind} column: its filter type must be one of {allowed}")
         return _field(index, OBSERVATION_COLUMNS[column], kind, operator, value)
     _fail(index, f"unknown column {column!r}")
 
@@ -129,8 +185,8 @@ def _field(index: int, field: str, kind: str, operator: str, value: Any) -> Q:
             _fail(index, f"value {problem}")
         return Q(**{f"{field}__{COMPARISONS[operator]}": moment})
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float) or operator not in COMPARISONS:
-            _fail(index, "number filters take a number and one of =, >, <, >=, <=")
+        if not _is_number(value) or operator not in COMPARISONS:
+            _fail(index, f"number filters take a number (at most {MAX_NUMBER} in magnitude) and one of =, >, <, >=, <=")
         return Q(**{f"{field}__{COMPARISONS[operator]}": value})
     _fail(index, f"type {kind!r} is not supported for this column")
 
@@ -149,10 +205,21 @@ def _tags(index: int, operator: str, value: Any) -> Q:
     return combined if operator == "any of" else ~combined
 
 
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) <= MAX_NUMBER
+    )
+
+
 def _metadata(index: int, key: Any, operator: str, value: Any) -> Q:
     if not isinstance(key, str) or not key:
         _fail(index, "metadata filters need a key")
-    lookup = f"metadata__{key}"
-    if operator == "=" and isinstance(value, str | int | float) and not isinstance(value, bool):
-        return Q(**{lookup: value})
-    _fail(index, "metadata filters take operator '=' with a string or number value")
+    if operator != "=" or not (isinstance(value, str) or _is_number(value)):
+        _fail(index, "metadata filters take operator '=' with a string or number value")
+    # One top-level key, as an expression: `metadata__{key}` would read "x__regex" as a lookup.
+    key_value = KeyTransform(key, "metadata")
+    return Q(key_value.get_lookup("exact")(key_value, Value(value, output_field=JSONField())))
+

@@ -57,6 +57,9 @@ class ApiKeyAuthentication(BaseAuthentication):
         public_key, sep, secret_key = decoded.partition(":")
         if not sep or not public_key or not secret_key:
             raise AuthenticationFailed("Invalid authorization header: expected '<public key>:<secret key>'")
+        if "\x00" in decoded:
+            # No key holds one, and PostgreSQL refuses NUL in a query parameter.
+            raise AuthenticationFailed("Invalid credentials: unknown, revoked or mismatched API key")
         api_key = api_key_get_by_credentials(public_key=public_key, secret_key=secret_key)
         if api_key is None:
             raise AuthenticationFailed("Invalid credentials: unknown, revoked or mismatched API key")

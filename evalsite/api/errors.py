@@ -4,7 +4,9 @@ Validation errors also carry `details` (DRF's per-field messages) and a `message
 first offending field, so a client sees what to fix without reading the details.
 """
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions
@@ -66,6 +68,14 @@ def to_api_exception(exc):
         return exceptions.NotFound(exc.message)
     if isinstance(exc, service_errors.PayloadTooLarge):
         return PayloadTooLarge(exc.message)
+    if isinstance(exc, RequestDataTooBig):
+        # Raised by Django when a view first reads a body above the limit, whichever view it is.
+        return PayloadTooLarge(
+            f"Request body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (EVALSITE_MAX_BODY_BYTES)"
+        )
+    if isinstance(exc, SuspiciousOperation):
+        # Too many query or form fields, a malformed multipart body: the client's fault, a 400.
+        return exceptions.ParseError(str(exc) or "Malformed request")
     if isinstance(exc, Http404):
         return exceptions.NotFound(str(exc) or "Not found")
     if isinstance(exc, DjangoPermissionDenied):

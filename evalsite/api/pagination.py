@@ -6,20 +6,23 @@ from rest_framework.response import Response
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+# The largest value any integer query parameter takes (PostgreSQL's `integer`): a page number, a
+# version. Beyond it, `page` would ask the database for an offset it cannot represent.
+MAX_INT_PARAM = 2**31 - 1
 
 
-def positive_int_param(request, name: str, default: int, maximum: int | None = None) -> int:
+def positive_int_param(request, name: str, default: int, maximum: int = MAX_INT_PARAM) -> int:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
     try:
         value = int(raw)
-    except ValueError:
-        raise ValidationError({name: [f"must be a positive integer, got {raw!r}"]}) from None
+    except ValueError:  # also a string of more digits than Python converts
+        raise ValidationError({name: [f"must be a positive integer, got {raw[:50]!r}"]}) from None
     if value < 1:
         raise ValidationError({name: [f"must be at least 1, got {value}"]})
-    if maximum is not None and value > maximum:
-        raise ValidationError({name: [f"must be at most {maximum}, got {value}"]})
+    if value > maximum:
+        raise ValidationError({name: [f"must be at most {maximum}"]})
     return value
 
 

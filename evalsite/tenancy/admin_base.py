@@ -9,7 +9,9 @@ the scoping (use `list_select_related` or `scoped_queryset()` instead).
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import models
 
+from evalsite.json_values import JSONFormField
 from evalsite.tenancy.models import Project
 from evalsite.tenancy.roles import Role
 from evalsite.tenancy.selectors import roles_by_project
@@ -34,6 +36,8 @@ def role_for_project_id(request, project_id) -> Role:
 
 class ProjectScopingMixin:
     project_lookup = "project"  # Django lookup path from the model to its Project
+    # JSON typed into the admin is held to the same bounds as the API's (evalsite/json_values.py).
+    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
     view_role = Role.VIEWER
     change_role = Role.MEMBER
     delete_role: Role | None = None  # defaults to change_role

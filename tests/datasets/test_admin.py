@@ -4,7 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from datasets.models import DatasetItem, DatasetItemRevision, ImportJob, ImportStatus, ItemStatus
+from datasets.models import Dataset, DatasetItem, DatasetItemRevision, ImportJob, ImportStatus, ItemStatus
 from evalsite.tenancy.roles import Role
 from tests.datasets.factories import DatasetFactory, DatasetItemFactory
 from tests.tenancy.factories import user_with_role
@@ -266,3 +266,37 @@ class TestAddToDataset:
         return client.post(
             url, {"action": "add_to_dataset", "_selected_action": [trace.pk], "apply": "1", "dataset": dataset.pk, "input_from": "input"}, follow=True
         )
+
+
+def test_a_member_creates_a_dataset_with_the_add_form(member, project):
+    # A new dataset has its id before it is saved: the form must not look it up as a stored one.
+    response = member.post(
+        reverse("admin:datasets_dataset_add"),
+        {
+            "project": project.pk, "name": "fresh", "description": "", "metadata": "null",
+            "input_schema": json.dumps(SCHEMA), "expected_output_schema": "null",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    dataset = Dataset.objects.get(project=project, name="fresh")
+    assert dataset.input_schema == SCHEMA
+
+
+def test_the_add_form_without_a_project_shows_an_error(member, project):
+    response = member.post(
+        reverse("admin:datasets_dataset_add"),
+        {"project": "", "name": "fresh", "description": "", "metadata": "null", "input_schema": "null",
+         "expected_output_schema": "null"},
+    )
+    assert response.status_code == 200 and "This field is required" in response.content.decode()
+    assert not Dataset.objects.filter(name="fresh").exists()
+
+
+def test_an_item_nested_deeper_than_the_limit_is_a_form_error_in_the_admin(member, project):
+    dataset = DatasetFactory(project=project)
+    deep = '{"a":' * 2000 + "1" + "}" * 2000
+    data = change_form_data(dataset, [{"item_id": "deep"}], **{"items-0-input": deep})
+    response = member.post(reverse("admin:datasets_dataset_change", args=[dataset.pk]), data)
+    assert response.status_code == 200
+    assert "nested more than 100 levels deep" in response.content.decode()
+    assert not DatasetItem.objects.filter(dataset=dataset).exists()

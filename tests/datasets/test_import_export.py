@@ -307,3 +307,16 @@ def test_an_export_can_read_an_earlier_version_and_archived_items(api, project):
     everything = read_stream(api.get("datasets/qa/export", format="jsonl", includeArchived="true"))
     assert [json.loads(line)["status"] for line in everything.splitlines()] == ["ACTIVE", "ARCHIVED"]
     assert api.get("datasets/qa/export", format="xml").status_code == 400
+
+
+def test_an_import_line_nested_2000_deep_is_reported_and_the_others_are_added(project):
+    dataset = DatasetFactory(project=project)
+    deep = '{"input": ' + '{"a":' * 2000 + "1" + "}" * 2000 + "}"
+    beyond = '{"input": ' + '{"a":' * 101 + "1" + "}" * 101 + "}"
+    content = "\n".join([json.dumps({"input": "fine"}), deep, beyond, '{"input": 1e999}']) + "\n"
+    job = start(project, dataset, content, fmt="jsonl")
+    assert job.status == ImportStatus.COMPLETED and (job.progress_added, job.progress_failed) == (2, 2)
+    assert [error["line"] for error in job.errors] == [2, 3]
+    assert "nested more than 100 levels deep" in job.errors[0]["message"]
+    # A number no double can hold keeps the text it was written as (evalsite/text.py).
+    assert sorted(item.input for item in items_of(dataset)) == ["1e999", "fine"]

@@ -106,3 +106,13 @@ def test_scores_are_listed_with_filters_and_are_read_only(member, project):
     assert member.get(reverse("admin:scoring_score_add")).status_code == 403
     change = member.get(reverse("admin:scoring_score_change", args=[score.pk]))
     assert change.status_code == 200 and 'type="submit" value="Save"' not in change.content.decode()
+
+
+def test_a_viewer_sees_a_score_config_read_only(client, project):
+    config = ScoreConfigFactory(project=project, name="helpfulness", data_type="CATEGORICAL")
+    client.force_login(user_with_role(project, Role.VIEWER))
+    response = client.get(reverse("admin:scoring_scoreconfig_change", args=[config.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "helpfulness" in page and "Categorical" in page
+    assert 'name="data_type"' not in page and 'name="name"' not in page

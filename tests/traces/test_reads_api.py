@@ -243,6 +243,54 @@ def test_v2_observations_structured_filter(api, traces):
     assert api.get("v2/observations", filter="{").status_code == 400
 
 
+@pytest.mark.parametrize("value", ["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "1e30"])
+@pytest.mark.parametrize(
+    "condition",
+    [
+        '{"type": "number", "column": "inputTokens", "operator": ">", "value": %s}',
+        '{"type": "number", "column": "totalCost", "operator": "=", "value": %s}',
+        '{"type": "stringObject", "column": "metadata", "key": "x", "operator": "=", "value": %s}',
+    ],
+    ids=["tokens", "cost", "metadata"],
+)
+def test_v2_observations_filter_numbers_that_are_not_finite_or_too_large_are_a_400(api, traces, condition, value):
+    response = api.get("v2/observations", filter="[" + condition % value + "]")
+    assert response.status_code == 400, response.content
+    assert "filter" in response.json()["details"]
+
+
+@pytest.mark.parametrize("key", ["x__regex", "x__isnull", "x__in", "a__b__c"])
+def test_a_metadata_filter_key_is_one_key_never_a_lookup(api, project, traces, key):
+    trace = TraceFactory(project=project, trace_id="t-meta")
+    ObservationFactory(trace=trace, observation_id="o-meta", metadata={key: "("})
+    condition = [{"type": "stringObject", "column": "metadata", "key": key, "operator": "=", "value": "("}]
+    assert ids(api.get("v2/observations", filter=json.dumps(condition))) == ["o-meta"]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"type": "number", "column": "startTime", "operator": ">", "value": 1},
+        {"type": "datetime", "column": "inputTokens", "operator": ">", "value": "2026-01-01T00:00:00Z"},
+        {"type": "string", "column": "totalCost", "operator": "=", "value": "1"},
+        {"type": "string", "column": "name", "operator": "=", "value": "a\x00b"},
+        {"type": "string", "column": "name", "operator": "=", "value": "\ud800"},
+        {"type": "stringObject", "column": "metadata", "key": "k\x00", "operator": "=", "value": "v"},
+        {"type": "datetime", "column": "startTime", "operator": ">", "value": "9999-12-31T23:59:59-14:00"},
+    ],
+    ids=["number-on-time", "time-on-number", "string-on-number", "nul", "lone-surrogate", "nul-key", "past-9999"],
+)
+def test_v2_observations_filters_the_database_cannot_take_are_a_400_naming_the_filter(api, traces, condition):
+    response = api.get("v2/observations", filter=json.dumps([condition]))
+    assert response.status_code == 400, response.content
+    assert "filter" in response.json()["details"]
+
+
+def test_a_filter_nested_deeper_than_the_limit_is_a_400(api, traces):
+    response = api.get("v2/observations", filter="[" * 100_000 + "]" * 100_000)
+    assert response.status_code == 400 and "filter" in response.json()["details"]
+
+
 def test_v2_observations_refuse_parse_io_as_json(api, traces):
     assert api.get("v2/observations", parseIoAsJson="true").status_code == 400
 
