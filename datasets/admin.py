@@ -31,13 +31,16 @@ from evalsite.tenancy.admin_base import ProjectScopedAdmin, ProjectScopedInline,
 # The change page of a dataset edits its most recently changed items inline; the item list
 # (linked from the page) has them all. A formset of ten thousand forms helps nobody.
 MAX_INLINE_ITEMS = 100
-SCHEMA_FIELDS = {"inputSchema": "input_schema", "expectedOutputSchema": "expected_output_schema"}
 
 
-def _add_service_errors(form: forms.Form, error: ValidationError, fields: dict[str, str]) -> None:
-    """Put a service's ValidationError on the form: on the field it names when the form has it."""
+def _add_service_errors(form: forms.Form, error: ValidationError, fields: dict[str, str] | None = None) -> None:
+    """Put a service's ValidationError on the form, on the field it names when the form has it.
+
+    Services key errors by their argument names, which are the model forms' field names; `fields`
+    maps the keys of a form whose fields are named otherwise (the import form's)."""
     for key, messages_ in error.message_dict.items():
-        form.add_error(fields.get(key) if fields.get(key) in form.fields else None, [f"{key}: {m}" for m in messages_])
+        field = (fields or {}).get(key, key)
+        form.add_error(field if field in form.fields else None, [f"{key}: {m}" for m in messages_])
 
 
 class DatasetAdminForm(forms.ModelForm):
@@ -63,7 +66,7 @@ class DatasetAdminForm(forms.ModelForm):
                 expected_output_schema=cleaned.get("expected_output_schema"),
             )
         except ValidationError as error:
-            _add_service_errors(self, error, SCHEMA_FIELDS)
+            _add_service_errors(self, error)
         return cleaned
 
 

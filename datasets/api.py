@@ -29,9 +29,14 @@ from evalsite.api.parsers import JSONParser
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
 
+# How the wire spells the datasets services' argument names in error details.
+WIRE_FIELD_NAMES = {"input_schema": "inputSchema", "expected_output_schema": "expectedOutputSchema"}
+
 
 class DatasetViewSet(ProjectScopedViewSet):
     """`/v2/datasets`: upsert by name, list, and get by name (names may contain '/')."""
+
+    wire_field_names = WIRE_FIELD_NAMES
 
     queryset = Dataset.objects.all()
     serializer_class = DatasetSerializer
@@ -56,6 +61,8 @@ class DatasetViewSet(ProjectScopedViewSet):
 
 class DatasetV1ViewSet(ProjectScopedViewSet):
     """The legacy `/datasets` reads of SDK v2–v4: each dataset with its ACTIVE items and run names."""
+
+    wire_field_names = WIRE_FIELD_NAMES
 
     queryset = Dataset.objects.all()
     serializer_class = DatasetV1Serializer
@@ -85,6 +92,7 @@ class ItemPagination(PagePagination):
 
 
 class DatasetItemViewSet(ProjectScopedViewSet):
+    wire_field_names = WIRE_FIELD_NAMES
     queryset = DatasetItem.objects.all()
     serializer_class = DatasetItemSerializer
     pagination_class = ItemPagination
@@ -139,6 +147,8 @@ class DatasetItemViewSet(ProjectScopedViewSet):
 
 class DatasetImportViewSet(ProjectScopedViewSet):
     """Start an import (202 with the job) and follow it."""
+
+    wire_field_names = WIRE_FIELD_NAMES
 
     queryset = ImportJob.objects.all()
     serializer_class = ImportJobSerializer

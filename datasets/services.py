@@ -65,7 +65,8 @@ def _revision(item: DatasetItem, now, *, is_deleted: bool = False) -> DatasetIte
 
 
 def _schema_field(path: str) -> str:
-    return "inputSchema" if path == INPUT or path.startswith((INPUT + ".", INPUT + "[")) else "expectedOutputSchema"
+    """The argument whose schema an item path falls under."""
+    return "input_schema" if path == INPUT or path.startswith((INPUT + ".", INPUT + "[")) else "expected_output_schema"
 
 
 # --- datasets -------------------------------------------------------------------------------------
@@ -86,8 +87,8 @@ def dataset_schemas_check(
 
     Only the schemas that differ from the dataset's current ones are checked against its items.
     """
-    input_schema = _clean_schema("inputSchema", input_schema)
-    expected_output_schema = _clean_schema("expectedOutputSchema", expected_output_schema)
+    input_schema = _clean_schema("input_schema", input_schema)
+    expected_output_schema = _clean_schema("expected_output_schema", expected_output_schema)
     if dataset is None:
         return
     schemas = ItemSchemas(

@@ -108,6 +108,10 @@ def error_name(exc: exceptions.APIException) -> str:
 
 
 def exception_handler(exc, context):
+    # Services key their ValidationErrors by argument names; the view says how the wire spells them.
+    wire_names = getattr(context.get("view"), "wire_field_names", None)
+    if wire_names and isinstance(exc, DjangoValidationError):
+        exc = validation_error_for_wire(exc, wire_names)
     exc = to_api_exception(exc)
     if not isinstance(exc, exceptions.APIException):
         return None  # a real bug: let it surface (the middleware still answers JSON)

@@ -29,6 +29,9 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
     # Role needed per action name ("list", "create", a custom @action …) or per HTTP method.
     # Unlisted reads need VIEWER and unlisted writes MEMBER.
     required_roles: dict[str, Role] = {}
+    # Services raise ValidationErrors keyed by their argument names (`input_schema`); the error
+    # handler renames those keys to the wire's field names listed here (`inputSchema`).
+    wire_field_names: dict[str, str] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -133,7 +133,7 @@ def test_a_schema_that_an_active_item_violates_is_refused_naming_the_item(projec
     DatasetItemFactory(dataset=dataset, item_id="misfit", input="not an object")
     with pytest.raises(ValidationError) as raised:
         services.dataset_upsert(project=project, name=dataset.name, input_schema=QUESTION_SCHEMA, actor=SYSTEM)
-    message = raised.value.message_dict["inputSchema"][0]
+    message = raised.value.message_dict["input_schema"][0]
     assert "'misfit'" in message and "input: 'not an object' is not of type 'object'" in message
     dataset.refresh_from_db()
     assert dataset.input_schema is None
