@@ -10,6 +10,7 @@ object its change, history and delete pages and each custom view of the ModelAdm
 import re
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -45,6 +46,17 @@ OTHER_OBJECTS = {
     Success: lambda project: _task(True),
     Failure: lambda project: Failure.objects.get(pk=_task(False).pk),
     OrmQ: lambda project: OrmQ.objects.create(key="evalsite", payload="x", lock=timezone.now()),
+    # django-axes' records of sign-ins (rate limits on failed ones).
+    AccessAttempt: lambda project: AccessAttempt.objects.create(
+        username="someone", ip_address="127.0.0.1", user_agent="test", http_accept="*/*", path_info="/admin/login/",
+        get_data="", post_data="", failures_since_start=1,
+    ),
+    AccessLog: lambda project: AccessLog.objects.create(
+        username="someone", ip_address="127.0.0.1", user_agent="test", http_accept="*/*", path_info="/admin/login/",
+    ),
+    AccessFailureLog: lambda project: AccessFailureLog.objects.create(
+        username="someone", ip_address="127.0.0.1", user_agent="test", http_accept="*/*", path_info="/admin/login/",
+    ),
 }
 
 
