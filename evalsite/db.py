@@ -114,6 +114,23 @@ def _postgresql_element(index: int, sql_type: str) -> str:
     return f"(r.value ->> {index})::{sql_type}"
 
 
+def server_binding_cursor(connection=None):
+    """A PostgreSQL cursor whose parameters the server binds, for hand-written bulk statements.
+
+    Django's psycopg cursors bind client-side: every value is quoted into the SQL text, and an
+    array of thousands of strings is escaped element by element in Python. With this cursor a
+    `%b` placeholder sends its value in binary (arrays included) and a statement run often on a
+    connection is prepared once. It is wrapped like Django's own cursors, so query logging,
+    `execute_wrapper` and query counts see it. Use it as a context manager.
+    """
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection = connection or default_connection
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+
+
 def json_array_contains(column: str, value: str, *, table: str | None = None) -> Q:
     """A condition: the JSON array in `column` holds the string `value`.
 
