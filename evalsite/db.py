@@ -73,8 +73,10 @@ class Dialect:
         database parses the rows itself: no per-row placeholders, no per-row Python work.
         """
         if self.postgres:
+            # jsonb, not json: the document is parsed once, and each element is then an array the
+            # columns are read from by index (a json element would be re-scanned for each column).
             values = ", ".join(_postgresql_element(index, sql_type) for index, (_, sql_type) in enumerate(columns))
-            return values, "json_array_elements(%s::json) AS r"
+            return values, "jsonb_array_elements(%s::jsonb) AS r"
         values = ", ".join(f"json_extract(r.value, '$[{index}]')" for index in range(len(columns)))
         # "WHERE true" resolves SQLite's parsing ambiguity between a join's ON and an upsert's ON.
         return values, "json_each(%s) AS r WHERE true"
@@ -110,7 +112,7 @@ def _postgresql_element(index: int, sql_type: str) -> str:
     """Element `index` of the row array `r.value`, typed for its column."""
     if sql_type == "jsonb":
         # A JSON null must become SQL NULL, as Django stores None in a nullable JSONField.
-        return f"NULLIF((r.value -> {index})::jsonb, 'null'::jsonb)"
+        return f"NULLIF(r.value -> {index}, 'null'::jsonb)"
     return f"(r.value ->> {index})::{sql_type}"
 
 
