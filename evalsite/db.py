@@ -16,6 +16,8 @@ from django.db import connection as default_connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from evalsite import fastjson
+
 
 def is_postgresql(connection=None) -> bool:
     return (connection or default_connection).vendor == "postgresql"
@@ -101,7 +103,7 @@ class Dialect:
         def stored(row: dict) -> list:
             return [row[name] if convert is None or row[name] is None else convert(row[name]) for name, convert in plan]
 
-        return json.dumps([stored(row) for row in rows])
+        return fastjson.dumps([stored(row) for row in rows])
 
     def datetime_param(self, moment):
         """A datetime as a bound parameter of a hand-written statement."""

@@ -14,13 +14,13 @@ bound parameters.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
+from evalsite import fastjson
 from evalsite.db import Dialect, server_binding_cursor
 from traces.merge import strip_nul
 from traces.models import Observation, Trace
@@ -165,14 +165,10 @@ def trace_merge_sql(d: Dialect) -> dict[str, str]:
     }
 
 
-# One encoder for every value: json.dumps with options builds a new encoder per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
 def _dumps(value: Any) -> str:
-    text = _ENCODER.encode(value)
+    text = fastjson.dumps(value)
     if "\\u0000" in text:
-        text = _ENCODER.encode(strip_nul(value))
+        text = fastjson.dumps(strip_nul(value))
     return text
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from evalsite import fastjson
+
 from .decode import SpanRecord
 
 LANGFUSE_SCOPE_NAME = "langfuse-sdk"
@@ -230,16 +232,9 @@ def observation_fields(span: SpanRecord, trace_metadata: dict[str, Any]) -> dict
 # --- value helpers ----------------------------------------------------------------------
 
 
-def _reject_non_json_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-# NaN/Infinity are not JSON; rejecting them keeps every parsed value storable as JSON.
-_JSON = json.JSONDecoder(parse_constant=_reject_non_json_constant)
-
-
 def parse_json_or_raw(value: Any) -> Any:
-    """``json.loads`` for strings that hold JSON; anything else comes back unchanged.
+    """``json.loads`` for strings that hold JSON (NaN and Infinity are not JSON); anything else
+    comes back unchanged.
 
     The SDK JSON-encodes non-string payloads but sends strings raw, so a value that does not
     parse is the payload itself.
@@ -247,7 +242,7 @@ def parse_json_or_raw(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return _JSON.decode(value)
+        return fastjson.loads(value)
     except (ValueError, RecursionError):
         return value
 
