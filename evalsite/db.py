@@ -87,18 +87,15 @@ class Dialect:
         """The JSON parameter for `json_rows`: each row's `columns`, stored as Django's fields would.
 
         SQLite has no timestamptz or jsonb: datetimes become Django's naive UTC text and JSON
-        values JSON text inside the document; PostgreSQL casts ISO timestamps and nested JSON itself.
+        values JSON text inside the document. PostgreSQL casts ISO timestamps and nested JSON
+        itself, so its rows go to the encoder as they are (it writes datetimes in ISO 8601).
         """
+        names = [name for name, _ in columns]
+        if self.postgres:
+            return fastjson.dumps([[row[name] for name in names] for row in rows])
         adapt = default_connection.ops.adapt_datetimefield_value
-        converters = []
-        for _, sql_type in columns:
-            if sql_type == "timestamptz":
-                converters.append((lambda v: v.isoformat()) if self.postgres else adapt)
-            elif sql_type == "jsonb" and not self.postgres:
-                converters.append(json.dumps)
-            else:
-                converters.append(None)
-        plan = [(name, convert) for (name, _), convert in zip(columns, converters, strict=True)]
+        converters = {"timestamptz": adapt, "jsonb": json.dumps}
+        plan = [(name, converters.get(sql_type)) for name, sql_type in columns]
 
         def stored(row: dict) -> list:
             return [row[name] if convert is None or row[name] is None else convert(row[name]) for name, convert in plan]

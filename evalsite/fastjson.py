@@ -6,15 +6,16 @@ msgspec refuses (a lone surrogate, a number beyond a double such as 1e999, an in
 thousands of digits) and the `json` module decides, so a value decodes exactly as `json` would
 decode it, and encodes to the same JSON value.
 
-Two differences remain, both where `json` raised: `dumps` writes a non-finite float (which only
-`json`'s own parser makes, from 1e999) as null, and other Python values that are not JSON
-(datetimes, Decimals) as msgspec spells them. Decoding also accepts about four more levels of
-nesting before a RecursionError. No Django here: `ingestion/otlp` uses it.
+Where `json` raised, `dumps` writes instead: a non-finite float (which only `json`'s own parser
+makes, from 1e999) as null; a datetime in ISO 8601 (the score upsert relies on it); other values
+that are not JSON, such as Decimals, as msgspec spells them. Decoding accepts about four more
+levels of nesting before a RecursionError. No Django here: `ingestion/otlp` uses it.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -28,7 +29,16 @@ _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 # NaN and Infinity are not JSON; rejecting them keeps every parsed value storable as JSON.
 _standard_decoder = json.JSONDecoder(parse_constant=_reject_constant)
-_standard_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _iso_datetime(value: Any) -> str:
+    # msgspec writes datetimes in ISO 8601: so does the fallback, for the same rows.
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_standard_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_iso_datetime)
 
 
 def loads(text: str) -> Any:

@@ -2,6 +2,7 @@
 
 import json
 import math
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -51,3 +52,10 @@ def test_dumps_writes_the_same_json_value_as_the_json_module(value):
 
 def test_dumps_writes_a_non_finite_float_as_null():
     assert fastjson.dumps({"x": math.inf, "y": [-math.inf]}) == '{"x":null,"y":[null]}'
+
+
+def test_dumps_writes_datetimes_in_iso_8601_also_when_the_standard_encoder_takes_over():
+    moment = datetime(2026, 1, 15, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    fast = json.loads(fastjson.dumps([moment, "a"]))[0]
+    fallback = json.loads(fastjson.dumps([moment, "\ud800"]))[0]  # a lone surrogate: msgspec refuses
+    assert datetime.fromisoformat(fast) == datetime.fromisoformat(fallback) == moment
