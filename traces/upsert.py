@@ -219,13 +219,10 @@ class Upserter:
         set_clause = ", ".join(f"{column} = {expression}" for column, expression in merge.items())
         conflict = f"ON CONFLICT (project_id, {key}) DO UPDATE SET {set_clause}"
         if self.dialect.postgres:
-            arrays = [[] for _ in columns]
-            for row in rows:
-                for index, name in enumerate(names):
-                    value = row[name]
-                    if name in json_columns:
-                        value = _json_or_null(value)
-                    arrays[index].append(value)
+            arrays = [
+                [_json_or_null(row[name]) for row in rows] if name in json_columns else [row[name] for row in rows]
+                for name in names
+            ]
             unnest = ", ".join(f"%b::{'text' if kind == 'jsonb' else kind}[]" for _, kind in columns)
             casts = ", ".join(f"v.{name}::jsonb" if kind == "jsonb" else f"v.{name}" for name, kind in columns)
             constants = ", ".join(["%s", "%s", "%s", *(["%s"] * len(extra))])
