@@ -122,7 +122,9 @@ def server_binding_cursor(connection=None):
     array of thousands of strings is escaped element by element in Python. With this cursor a
     `%b` placeholder sends its value in binary (arrays included) and a statement run often on a
     connection is prepared once. It is wrapped like Django's own cursors, so query logging,
-    `execute_wrapper` and query counts see it. Use it as a context manager.
+    `execute_wrapper` and query counts see it (`_prepare_cursor` is what `connection.cursor()`
+    itself calls; Django is pinned to 5.2). Prepared statements need a direct connection or a
+    pooler that keeps them (PgBouncer 1.21+). Use it as a context manager.
     """
     from django.db.backends.postgresql.base import ServerBindingCursor
 
