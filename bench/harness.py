@@ -38,6 +38,7 @@ class Site:
     project_id: str
     public_key: str
     secret_key: str
+    server_pid: int
 
     @property
     def authorization(self) -> str:
@@ -77,19 +78,19 @@ def prepare(database_name: str) -> tuple[str, str, str, str]:
 
 
 @contextlib.contextmanager
-def gunicorn_site(database_name: str, *, workers: int = 2, extra_env: dict | None = None):
+def gunicorn_site(database_name: str, *, workers: int = 2, timeout: int = 120, extra_env: dict | None = None):
     database_url, project_id, pk, sk = prepare(database_name)
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, **BENCH_ENV, **(extra_env or {})}
     server = subprocess.Popen(
         [PYTHON, "-m", "gunicorn", "evalsite.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--worker-class", "gthread", "--threads", "4", "--log-level", "warning", "--timeout", "120"],
+         "--worker-class", "gthread", "--threads", "4", "--log-level", "warning", "--timeout", str(timeout)],
         cwd=ROOT, env=env,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base_url)
-        yield Site(base_url, database_url, project_id, pk, sk)
+        yield Site(base_url, database_url, project_id, pk, sk, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -105,6 +106,39 @@ def wait_until_up(base_url: str, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"server at {base_url} did not come up")
+
+
+def worker_pids(server_pid: int) -> list[int]:
+    """The gunicorn workers of a master process: its children, read from /proc."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if f"\nPPid:\t{server_pid}\n" in status:
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The peak resident set of a process so far (VmHWM), in MiB; 0 when it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def workers_peak_rss(site: "Site") -> str:
+    """Each web worker's peak RSS so far, e.g. "212, 230 MiB"."""
+    peaks = [peak_rss_mib(pid) for pid in worker_pids(site.server_pid)]
+    return ", ".join(f"{peak:.0f}" for peak in peaks) + " MiB"
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,11 +1,17 @@
 """Ingestion throughput: OTLP spans and API scores, end to end, against a plain multi-row INSERT.
 
-    .venv/bin/python -m bench.ingest [--requests 60] [--score-requests 300] [--senders 4]
+    .venv/bin/python -m bench.ingest [--requests 60] [--score-requests 300] [--senders 4] [--database NAME]
+    .venv/bin/python -m bench.ingest --large-spans 250000
 
 Starts gunicorn (2 workers) on a fresh PostgreSQL database, sends gzip'd OTLP protobuf requests of
 512 spans (~1 KB of input/output each) and score arrays of 100 from concurrent senders, checks that
 every span and score is stored when the last 2xx returns, then times a plain multi-row INSERT of
-the same rows into the same tables over as many connections, for comparison.
+the same rows into the same tables over as many connections, for comparison. The peak RSS of each
+web worker (VmHWM) is printed after each phase.
+
+With --large-spans N it sends instead one gzip'd request of N minimal spans (no attributes) to
+fresh workers under gunicorn's default 30 s timeout, and prints the answer, its time, the spans
+stored and the workers' peak RSS: what one oversized export costs a worker.
 """
 
 import argparse
@@ -25,7 +31,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationSc
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from bench.harness import gunicorn_site, percentile, progress, report
+from bench.harness import gunicorn_site, percentile, progress, report, workers_peak_rss
 
 SPANS_PER_REQUEST = 512
 SPANS_PER_TRACE = 16
@@ -209,16 +215,71 @@ def score_rows(project_id: str, scores: list[dict]) -> list[tuple]:
     ]
 
 
+def minimal_otlp_body(spans: int) -> bytes:
+    """One gzip'd export of `spans` spans with nothing but ids, a name and times (1,000 per trace)."""
+    now_ns = time.time_ns()
+    trace_ids = [uuid.uuid4().bytes for _ in range(spans // 1000 + 1)]
+    request = ExportTraceServiceRequest(
+        resource_spans=[
+            ResourceSpans(
+                scope_spans=[
+                    ScopeSpans(
+                        spans=[
+                            Span(
+                                trace_id=trace_ids[i // 1000],
+                                span_id=(i + 1).to_bytes(8, "big"),
+                                name="s",
+                                start_time_unix_nano=now_ns,
+                                end_time_unix_nano=now_ns + 1000,
+                            )
+                            for i in range(spans)
+                        ]
+                    )
+                ]
+            )
+        ]
+    )
+    return gzip.compress(request.SerializeToString(), compresslevel=6)
+
+
+def large_request(spans: int, database: str) -> None:
+    body = minimal_otlp_body(spans)
+    # gunicorn's default worker timeout, as in production: a request that needs longer is killed.
+    with gunicorn_site(database, timeout=30) as site:
+        host, port = site.base_url.removeprefix("http://").split(":")
+        idle = workers_peak_rss(site)
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        started = time.perf_counter()
+        conn.request("POST", "/api/public/otel/v1/traces", body=body, headers={
+            "Content-Type": "application/x-protobuf", "Content-Encoding": "gzip", "Authorization": site.authorization,
+        })
+        response = conn.getresponse()
+        answer = response.read()
+        seconds = time.perf_counter() - started
+        stored = count(site.database_url, "traces_observation", site.project_id)
+        report(f"One OTLP request of {spans:,} minimal spans ({len(body) / 1024:,.0f} KB gzip'd; gunicorn timeout 30 s)", [
+            ("answer", f"{response.status} {response.getheader('Content-Type')} {answer[:160]!r}"),
+            ("time", f"{seconds:.1f} s"),
+            ("spans stored", f"{stored:,}"),
+            ("web workers' peak RSS idle → after", f"{idle} → {workers_peak_rss(site)}"),
+        ])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=60, help="OTLP requests of 512 spans")
     parser.add_argument("--score-requests", type=int, default=300, help="score arrays of 100")
     parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--database", default="evalsite_bench_ingest", help="the PostgreSQL database to (re)create")
+    parser.add_argument("--large-spans", type=int, default=0, help="send one request of this many minimal spans instead")
     args = parser.parse_args()
+    if args.large_spans:
+        large_request(args.large_spans, args.database)
+        return
 
     otlp = [otlp_body(i) for i in range(args.requests)]
     scores = [score_body(i) for i in range(args.score_requests)]
-    with gunicorn_site("evalsite_bench_ingest") as site:
+    with gunicorn_site(args.database) as site:
         # Warm up each worker (imports, connections) so the figures are of steady state.
         send_all(site, "/api/public/otel/v1/traces", [otlp_body(10_000 + i)[0] for i in range(4)],
                  {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}, 4, "warm-up")
@@ -235,6 +296,7 @@ def main() -> None:
             ("statuses", str(sorted(set(statuses)))),
             ("throughput", f"{spans / seconds:,.0f} spans/s"),
             ("request latency p50 / p99", f"{percentile(latencies, 50) * 1000:.0f} ms / {percentile(latencies, 99) * 1000:.0f} ms"),
+            ("web workers' peak RSS", workers_peak_rss(site)),
         ])
 
         seconds_s, latencies_s, statuses_s = send_all(
@@ -248,6 +310,7 @@ def main() -> None:
             ("statuses", str(sorted(set(statuses_s)))),
             ("throughput", f"{n_scores / seconds_s:,.0f} scores/s"),
             ("request latency p50 / p99", f"{percentile(latencies_s, 50) * 1000:.0f} ms / {percentile(latencies_s, 99) * 1000:.0f} ms"),
+            ("web workers' peak RSS", workers_peak_rss(site)),
         ])
 
         plain_obs = plain_insert(

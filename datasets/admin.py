@@ -24,6 +24,7 @@ from django.utils.http import content_disposition_header, urlencode
 from datasets import exporting, hooks, importing, services
 from datasets.models import CellFormat, Dataset, DatasetItem, ImportFormat, ImportJob, ImportMode, ItemStatus
 from datasets.schemas import ItemSchemas
+from datasets.uploads import with_import_uploads
 from evalsite.api.errors import PayloadTooLarge
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.admin_base import ProjectScopedAdmin, ProjectScopedInline, project_ids_at_least
@@ -283,7 +284,11 @@ class DatasetAdmin(ProjectScopedAdmin):
 
     def get_urls(self):
         own = [
-            path("<path:object_id>/import/", self.admin_site.admin_view(self.import_view), name="datasets_dataset_import"),
+            path(
+                "<path:object_id>/import/",
+                with_import_uploads(self.admin_site.admin_view(self.import_view)),
+                name="datasets_dataset_import",
+            ),
             path("<path:object_id>/export/", self.admin_site.admin_view(self.export_view), name="datasets_dataset_export"),
         ]
         return own + super().get_urls()
@@ -306,7 +311,7 @@ class DatasetAdmin(ProjectScopedAdmin):
                     project=dataset.project,
                     dataset=dataset,
                     import_format=form.cleaned_data["format"] or None,
-                    content=importing.decode_upload(upload.read()),
+                    content=importing.decode_upload_file(upload),
                     mapping=form.mapping(),
                     mode=form.cleaned_data["mode"],
                     cell_format=form.cleaned_data["cell_format"],

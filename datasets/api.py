@@ -23,6 +23,7 @@ from datasets.serializers import (
     ImportCreateSerializer,
     ImportJobSerializer,
 )
+from datasets.uploads import ImportUploadHandler
 from evalsite.api.fields import TimestampField
 from evalsite.api.pagination import PagePagination
 from evalsite.api.parsers import JSONParser
@@ -157,12 +158,14 @@ class DatasetImportViewSet(ProjectScopedViewSet):
     @extend_schema(request=ImportCreateSerializer, responses={202: ImportJobSerializer})
     def create(self, request, dataset_name: str):
         dataset = selectors.dataset_get_by_name(project=self.project, name=dataset_name)
+        # Before the body is read: a multipart file streams to disk and stops at the size limit (413).
+        request.upload_handlers = [ImportUploadHandler(request)]
         serializer = ImportCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         upload = data.get("file")
         if upload:
-            content, filename = importing.decode_upload(upload.read()), data.get("filename") or upload.name or ""
+            content, filename = importing.decode_upload_file(upload), data.get("filename") or upload.name or ""
         else:
             content, filename = data["content"], data.get("filename") or ""
         job = importing.import_job_create(

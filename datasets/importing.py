@@ -288,6 +288,13 @@ class ImportPlan:
 # --- jobs -----------------------------------------------------------------------------------------
 
 
+def decode_upload_file(upload) -> str:
+    """The text of an uploaded file, refused (413) by its size before it is read."""
+    if upload.size > MAX_IMPORT_BYTES:
+        raise PayloadTooLarge(f"An import file may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
+    return decode_upload(upload.read())
+
+
 def decode_upload(data: bytes) -> str:
     """The text of an uploaded file (UTF-8, with or without the BOM spreadsheets write)."""
     if len(data) > MAX_IMPORT_BYTES:

@@ -21,7 +21,7 @@ from django.db.models.expressions import RawSQL
 from psycopg.postgres import types as postgres_types
 from psycopg.pq import Format
 
-from evalsite import timestamps
+from evalsite import fastjson, timestamps
 
 
 def is_postgresql(connection=None) -> bool:
@@ -80,8 +80,10 @@ class Dialect:
         database parses the rows itself: no per-row placeholders, no per-row Python work.
         """
         if self.postgres:
+            # jsonb, not json: the document is parsed once, and each element is then an array the
+            # columns are read from by index (a json element would be re-scanned for each column).
             values = ", ".join(_postgresql_element(index, sql_type) for index, (_, sql_type) in enumerate(columns))
-            return values, "json_array_elements(%s::json) AS r"
+            return values, "jsonb_array_elements(%s::jsonb) AS r"
         values = ", ".join(f"json_extract(r.value, '$[{index}]')" for index in range(len(columns)))
         # "WHERE true" resolves SQLite's parsing ambiguity between a join's ON and an upsert's ON.
         return values, "json_each(%s) AS r WHERE true"
@@ -90,23 +92,20 @@ class Dialect:
         """The JSON parameter for `json_rows`: each row's `columns`, stored as Django's fields would.
 
         SQLite has no timestamptz or jsonb: datetimes become Django's naive UTC text and JSON
-        values JSON text inside the document; PostgreSQL casts ISO timestamps and nested JSON itself.
+        values JSON text inside the document. PostgreSQL casts ISO timestamps and nested JSON
+        itself, so its rows go to the encoder as they are (it writes datetimes in ISO 8601).
         """
+        names = [name for name, _ in columns]
+        if self.postgres:
+            return fastjson.dumps([[row[name] for name in names] for row in rows])
         adapt = default_connection.ops.adapt_datetimefield_value
-        converters = []
-        for _, sql_type in columns:
-            if sql_type == "timestamptz":
-                converters.append((lambda v: v.isoformat()) if self.postgres else adapt)
-            elif sql_type == "jsonb" and not self.postgres:
-                converters.append(json.dumps)
-            else:
-                converters.append(None)
-        plan = [(name, convert) for (name, _), convert in zip(columns, converters, strict=True)]
+        converters = {"timestamptz": adapt, "jsonb": json.dumps}
+        plan = [(name, converters.get(sql_type)) for name, sql_type in columns]
 
         def stored(row: dict) -> list:
             return [row[name] if convert is None or row[name] is None else convert(row[name]) for name, convert in plan]
 
-        return json.dumps([stored(row) for row in rows])
+        return fastjson.dumps([stored(row) for row in rows])
 
     def datetime_param(self, moment):
         """A datetime as a bound parameter of a hand-written statement."""
@@ -117,8 +116,27 @@ def _postgresql_element(index: int, sql_type: str) -> str:
     """Element `index` of the row array `r.value`, typed for its column."""
     if sql_type == "jsonb":
         # A JSON null must become SQL NULL, as Django stores None in a nullable JSONField.
-        return f"NULLIF((r.value -> {index})::jsonb, 'null'::jsonb)"
+        return f"NULLIF(r.value -> {index}, 'null'::jsonb)"
     return f"(r.value ->> {index})::{sql_type}"
+
+
+def server_binding_cursor(connection=None):
+    """A PostgreSQL cursor whose parameters the server binds, for hand-written bulk statements.
+
+    Django's psycopg cursors bind client-side: every value is quoted into the SQL text, and an
+    array of thousands of strings is escaped element by element in Python. With this cursor a
+    `%b` placeholder sends its value in binary (arrays included) and a statement run often on a
+    connection is prepared once. It is wrapped like Django's own cursors, so query logging,
+    `execute_wrapper` and query counts see it (`_prepare_cursor` is what `connection.cursor()`
+    itself calls; Django is pinned to 5.2). Prepared statements need a direct connection or a
+    pooler that keeps them (PgBouncer 1.21+). Use it as a context manager.
+    """
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection = connection or default_connection
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
 
 
 def json_array_contains(column: str, value: str, *, table: str | None = None) -> Q:

@@ -194,9 +194,15 @@ API_AUTH_FAILURE_WINDOW_SECONDS = int(os.environ.get("EVALSITE_API_AUTH_FAILURE_
 # keeps its redirects and the API is unaffected.
 APPEND_SLASH = True
 
-# OTLP exports can be tens of MB; each ingestion endpoint enforces its own limit instead.
+# OTLP exports can be tens of MB; each ingestion endpoint enforces its own limit instead. An
+# OTLP body is also refused when it inflates (gzip) beyond this size.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("EVALSITE_MAX_BODY_BYTES", 64 * 1024 * 1024))
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+# Items per ingestion request (ingestion/README.md, "Bounded memory and time"): OTLP spans per
+# export, legacy batch events per batch. Exporters send 512 at a time by default (the SDK's
+# flush_at, the OpenTelemetry BatchSpanProcessor's max_export_batch_size).
+EVALSITE_MAX_SPANS_PER_REQUEST = int(os.environ.get("EVALSITE_MAX_SPANS_PER_REQUEST", 10_000))
+EVALSITE_MAX_EVENTS_PER_REQUEST = int(os.environ.get("EVALSITE_MAX_EVENTS_PER_REQUEST", 10_000))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["evalsite.api.authentication.ApiKeyAuthentication"],

@@ -1,7 +1,8 @@
 """The ingestion endpoints: OTLP trace export and the legacy batch.
 
-Both read the raw body (refused with a 413 above EVALSITE_MAX_BODY_BYTES), decode it, and call one
-service of ingestion/services.py that stores everything in one transaction before the answer.
+Both read the raw body (refused with a 413 above EVALSITE_MAX_BODY_BYTES, or with more spans or
+events than EVALSITE_MAX_SPANS_PER_REQUEST / EVALSITE_MAX_EVENTS_PER_REQUEST), decode it, and call
+one service of ingestion/services.py that stores everything in one transaction before the answer.
 """
 
 from __future__ import annotations
@@ -54,12 +55,21 @@ class OtlpTraceViewSet(ProjectScopedViewSet):
         content_type = request.META.get("CONTENT_TYPE", "")
         body = request_body(request)
         try:
-            records = otlp.decode_export_request(
+            export = otlp.open_export_request(
                 body,
                 content_type,
                 request.META.get("HTTP_CONTENT_ENCODING"),
                 max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+                max_spans=settings.EVALSITE_MAX_SPANS_PER_REQUEST,
             )
+            if export:
+                # Records are made and mapped as the service writes them, a chunk at a time.
+                spans_ingest(project=self.project, spans=map(otlp.map_span, export.by_trace()))
+        except otlp.TooManySpans as error:
+            raise PayloadTooLarge(
+                f"The export holds {error.count} spans; at most {error.limit} spans are accepted per request "
+                "(EVALSITE_MAX_SPANS_PER_REQUEST): export smaller batches"
+            ) from None
         except otlp.PayloadTooLarge as error:
             raise PayloadTooLarge(str(error)) from None
         except otlp.InvalidContentType:
@@ -67,9 +77,9 @@ class OtlpTraceViewSet(ProjectScopedViewSet):
                 f"Invalid content type {content_type!r}: send application/x-protobuf or application/json"
             ) from None
         except otlp.OtlpDecodeError as error:
+            # Raised before anything is written, or (a malformed OTLP/JSON span) inside the
+            # service's transaction, which it rolls back: either way nothing is stored.
             raise ParseError(f"Invalid OTLP payload: {error}") from None
-        if records:
-            spans_ingest(project=self.project, spans=[otlp.map_span(record) for record in records])
         if "protobuf" in content_type:
             # An empty ExportTraceServiceResponse serialises to zero bytes.
             return HttpResponse(b"", content_type="application/x-protobuf")
@@ -90,6 +100,12 @@ class IngestionViewSet(ProjectScopedViewSet):
             raise ParseError(f"Invalid JSON body: {error}") from None
         if not isinstance(document, dict) or not isinstance(document.get("batch"), list):
             raise ValidationError({"batch": ["is required: an array of ingestion events"]})
+        limit = settings.EVALSITE_MAX_EVENTS_PER_REQUEST
+        if len(document["batch"]) > limit:
+            raise PayloadTooLarge(
+                f"The batch holds {len(document['batch'])} events; at most {limit} events are accepted per "
+                "request (EVALSITE_MAX_EVENTS_PER_REQUEST): send smaller batches"
+            )
         result = ingestion_batch_ingest(
             project=self.project, events=document["batch"], actor=Actor.from_request(request)
         )

@@ -12,9 +12,10 @@ merge rules.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import islice
 from typing import Any
 
 from django.db import transaction
@@ -31,6 +32,10 @@ from traces import merge
 from traces.services import traces_upsert
 
 logger = logging.getLogger(__name__)
+
+# Spans merged and written per traces_upsert call: what a request holds in memory at once, whatever
+# its size (ingestion/README.md, "Bounded memory and time").
+SPANS_PER_WRITE = 2_000
 
 
 @dataclass(frozen=True)
@@ -50,38 +55,54 @@ class BatchEventResult:
 
 
 @transaction.atomic
-def spans_ingest(*, project: Project, spans: Sequence[MappedSpan]) -> IngestResult:
+def spans_ingest(*, project: Project, spans: Iterable[MappedSpan]) -> IngestResult:
     """Upsert the traces and observations of mapped OTLP spans (ingestion.otlp.map_span).
 
+    Spans are merged and written SPANS_PER_WRITE at a time, all in this one transaction: each
+    write merges with the rows of the writes before it (the merge rules do not depend on how
+    spans are split), and a lazy iterable is consumed as it goes, so memory follows the chunk,
+    not the request. Pass many spans grouped by trace id in ascending order (as
+    `ExportRequest.by_trace` yields them): rows are then locked in one order across the writes.
+
     Experiment item root spans (reference §5) also record their experiment run item, in the
-    same transaction.
+    same transaction, after every span is written.
     """
-    batch = merge.Batch()
+    trace_ids: dict[str, None] = {}
+    observation_ids: list[str] = []
     experiment_records = []
-    for span in spans:
-        batch.add_observation(merge.observation_contribution(span.observation))
-        batch.add_trace(trace_contribution_from_span(span))
-        experiment = span.experiment
-        if experiment is not None and experiment.get("is_item_root"):
-            observation = span.observation
-            experiment_records.append(
-                {
-                    **experiment,
-                    "trace_id": observation["trace_id"],
-                    "observation_id": observation["id"],
-                    "start_time": observation["start_time"],
-                    "end_time": observation["end_time"],
-                    "input": observation["input"],
-                    "output": observation["output"],
-                    "environment": observation["environment"],
-                    "level": observation["level"],
-                    "status_message": observation["status_message"],
-                }
-            )
-    result = _store(project=project, batch=batch)
+    spans = iter(spans)
+    while chunk := list(islice(spans, SPANS_PER_WRITE)):
+        batch = merge.Batch()
+        for span in chunk:
+            batch.add_observation(merge.observation_contribution(span.observation))
+            batch.add_trace(trace_contribution_from_span(span))
+            experiment = span.experiment
+            if experiment is not None and experiment.get("is_item_root"):
+                experiment_records.append(_experiment_record(experiment, span.observation))
+        del chunk
+        written = traces_upsert(project=project, batch=batch)
+        trace_ids.update(dict.fromkeys(written.trace_ids))
+        observation_ids += written.observation_ids
+    result = IngestResult(trace_ids=list(trace_ids), observation_ids=observation_ids)
     if experiment_records:
         experiment_items_record_from_spans(project=project, records=experiment_records)
+    _after_commit(project=project, result=result)
     return result
+
+
+def _experiment_record(experiment: dict[str, Any], observation: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **experiment,
+        "trace_id": observation["trace_id"],
+        "observation_id": observation["id"],
+        "start_time": observation["start_time"],
+        "end_time": observation["end_time"],
+        "input": observation["input"],
+        "output": observation["output"],
+        "environment": observation["environment"],
+        "level": observation["level"],
+        "status_message": observation["status_message"],
+    }
 
 
 @transaction.atomic
@@ -117,7 +138,10 @@ def ingestion_batch_ingest(*, project: Project, events: list, actor: Actor = SYS
             batch.add_trace(trace)
         stored_ids.append(parsed.event_id)
     if batch:
-        _store(project=project, batch=batch)
+        written = traces_upsert(project=project, batch=batch)
+        _after_commit(
+            project=project, result=IngestResult(trace_ids=written.trace_ids, observation_ids=written.observation_ids)
+        )
     result.successes.extend({"id": event_id, "status": 201} for event_id in stored_ids)
     if scores:
         outcome = scores_ingest(project=project, items=[body for _, body in scores], actor=actor)
@@ -166,10 +190,7 @@ def _event_error(event_id: str, message: str) -> dict[str, Any]:
     return {"id": event_id, "status": 400, "message": message, "error": "InvalidRequestError"}
 
 
-def _store(*, project: Project, batch: merge.Batch) -> IngestResult:
-    """Upsert the batch, and hand its ids to `after_ingest` once the request's transaction commits."""
-    written = traces_upsert(project=project, batch=batch)
-    result = IngestResult(trace_ids=written.trace_ids, observation_ids=written.observation_ids)
+def _after_commit(*, project: Project, result: IngestResult) -> None:
+    """Hand what a request stored to `after_ingest`, once the request's transaction commits."""
     for hook in hooks.after_ingest:
         transaction.on_commit(partial(hook, project=project, result=result))
-    return result

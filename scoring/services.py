@@ -4,7 +4,7 @@ Score ingestion is the hot path (`POST /api/public/scores`, the legacy batch's s
 evaluators, annotation): it validates every item in Python (`scoring.validation`), loads the
 configs the batch names in one query, and upserts the valid rows in one set-based statement. The
 rows travel to the database as one JSON array of row arrays that the database expands itself
-(`evalsite.db.Dialect.json_rows`: `json_array_elements` on PostgreSQL, `json_each` on SQLite), so
+(`evalsite.db.Dialect.json_rows`: `jsonb_array_elements` on PostgreSQL, `json_each` on SQLite), so
 the statement has the same three parameters whatever the batch size, and no model instance is
 built per score.
 """

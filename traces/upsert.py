@@ -5,21 +5,23 @@ is stored happens in SQL (the same rules as traces/merge.py, see traces/INGESTIO
 row is read back into Python. Rows are written in key order: two requests that touch the same
 traces lock their rows in the same order and cannot deadlock.
 
-PostgreSQL gets one array parameter per column (`unnest`), so a statement has a fixed, small
-number of parameters however many rows it carries. SQLite gets a multi-row VALUES list, in
-chunks below its limit on bound parameters.
+PostgreSQL gets one array parameter per column (`unnest`), sent in binary through a cursor the
+server binds (`evalsite.db.server_binding_cursor`), so a statement has a fixed, small number of
+parameters however many rows it carries, no value is quoted into the SQL text, and the statement
+is prepared once per connection. SQLite gets a multi-row VALUES list, in chunks below its limit on
+bound parameters.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
-from evalsite.db import Dialect
+from evalsite import fastjson
+from evalsite.db import Dialect, server_binding_cursor
 from evalsite.text import is_storable_str, storable
 from traces.models import Observation, Trace
 
@@ -163,15 +165,11 @@ def trace_merge_sql(d: Dialect) -> dict[str, str]:
     }
 
 
-# One encoder for every value: json.dumps with options builds a new encoder per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
 def _dumps(value: Any) -> str:
-    text = _ENCODER.encode(value)
-    # NUL is escaped as \u0000 even without ensure_ascii; a lone surrogate is written as itself.
+    text = fastjson.dumps(value)
+    # NUL is escaped as \u0000 even without ASCII escaping; a lone surrogate is written as itself.
     if "\\u0000" in text or not is_storable_str(text):
-        text = _ENCODER.encode(storable(value))
+        text = fastjson.dumps(storable(value))
     return text
 
 
@@ -221,27 +219,23 @@ class Upserter:
         insert_columns = ["project_id", "created_at", "updated_at", *extra, *names]
         set_clause = ", ".join(f"{column} = {expression}" for column, expression in merge.items())
         conflict = f"ON CONFLICT (project_id, {key}) DO UPDATE SET {set_clause}"
-        with connection.cursor() as cursor:
-            if self.dialect.postgres:
-                arrays = [[] for _ in columns]
-                for row in rows:
-                    for index, name in enumerate(names):
-                        value = row[name]
-                        if name in json_columns:
-                            value = _json_or_null(value)
-                        arrays[index].append(value)
-                unnest = ", ".join(
-                    f"%s::{'text' if kind == 'jsonb' else kind}[]" for _, kind in columns
-                )
-                casts = ", ".join(f"v.{name}::jsonb" if kind == "jsonb" else f"v.{name}" for name, kind in columns)
-                constants = ", ".join(["%s", "%s", "%s", *(["%s"] * len(extra))])
-                sql = (
-                    f"INSERT INTO {table} AS t ({', '.join(insert_columns)}) "
-                    f"SELECT {constants}, {casts} FROM unnest({unnest}) AS v({', '.join(names)}) "
-                    f"ORDER BY v.{key} {conflict}"
-                )
+        if self.dialect.postgres:
+            arrays = [
+                [_json_or_null(row[name]) for row in rows] if name in json_columns else [row[name] for row in rows]
+                for name in names
+            ]
+            unnest = ", ".join(f"%b::{'text' if kind == 'jsonb' else kind}[]" for _, kind in columns)
+            casts = ", ".join(f"v.{name}::jsonb" if kind == "jsonb" else f"v.{name}" for name, kind in columns)
+            constants = ", ".join(["%s", "%s", "%s", *(["%s"] * len(extra))])
+            sql = (
+                f"INSERT INTO {table} AS t ({', '.join(insert_columns)}) "
+                f"SELECT {constants}, {casts} FROM unnest({unnest}) AS v({', '.join(names)}) "
+                f"ORDER BY v.{key} {conflict}"
+            )
+            with server_binding_cursor() as cursor:
                 cursor.execute(sql, [project_id, now, now, *extra.values(), *arrays])
-                return
+            return
+        with connection.cursor() as cursor:
             # SQLite: plain VALUES rows, with values adapted the way Django stores them.
             created = self.ops.adapt_datetimefield_value(now)
             per_row = len(insert_columns)

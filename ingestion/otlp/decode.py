@@ -4,6 +4,10 @@ Both wire formats end up in the same shape: ids as lowercase hex, timestamps as 
 datetimes, attribute values as plain JSON values, and every string storable (evalsite/text.py: no
 NUL, lone surrogates replaced; protobuf strings are valid UTF-8, so only NUL can occur there). The
 protobuf objects are walked directly (no ``json_format``) because this runs once per ingested span.
+
+:func:`open_export_request` parses and checks the whole body (size, span count, ids) before
+anything is stored, and then turns spans into records one at a time, so a caller can store a
+large export in chunks without ever holding a record for every span.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import base64
 import math
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -24,6 +30,8 @@ from evalsite.text import storable_str
 
 # The OTLP exporter caps a serialized batch at 64 MiB; anything larger is not a real export.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+# Output is inflated this much at a time, so a body is never held twice while it grows.
+_INFLATE_STEP = 1024 * 1024
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UINT64_LIMIT = 2**64
@@ -47,6 +55,15 @@ class InvalidPayload(OtlpDecodeError):
 
 class PayloadTooLarge(OtlpDecodeError):
     """The (decompressed) body is larger than the caller allows."""
+
+
+class TooManySpans(PayloadTooLarge):
+    """The export holds more spans than the caller allows in one request."""
+
+    def __init__(self, count: int, limit: int):
+        super().__init__(f"body: {count} spans exceed the limit of {limit} spans per request")
+        self.count = count
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +97,31 @@ def decode_export_request(
     content_encoding: str | None,
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_spans: int | None = None,
 ) -> list[SpanRecord]:
-    """Decode an ``ExportTraceServiceRequest`` body (protobuf or OTLP/JSON, optionally gzipped).
+    """Decode an ``ExportTraceServiceRequest`` body (protobuf or OTLP/JSON, optionally gzipped)
+    into one record per span, in the order of the request.
 
-    Raises :class:`InvalidContentType`, :class:`PayloadTooLarge` or :class:`InvalidPayload`.
+    Raises :class:`InvalidContentType`, :class:`PayloadTooLarge` (:class:`TooManySpans`) or
+    :class:`InvalidPayload`.
+    """
+    return list(open_export_request(body, content_type, content_encoding, max_bytes=max_bytes, max_spans=max_spans))
+
+
+def open_export_request(
+    body: bytes,
+    content_type: str,
+    content_encoding: str | None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_spans: int | None = None,
+) -> ExportRequest:
+    """Parse an export body and check it whole: its size (compressed and inflated, at most
+    ``max_bytes``), its span count (at most ``max_spans``) and every span's ids. Records are
+    made later, one span at a time, by iterating the result.
+
+    Raises like :func:`decode_export_request`. Iterating may still raise :class:`InvalidPayload`
+    for an OTLP/JSON span whose other fields are malformed.
     """
     # Check the content type first so a wrong type is never worth decompressing.
     is_protobuf = _is_protobuf(content_type)
@@ -92,8 +130,43 @@ def decode_export_request(
     elif len(body) > max_bytes:
         raise PayloadTooLarge(f"body: {len(body)} bytes exceeds the limit of {max_bytes} bytes")
     if is_protobuf:
-        return _decode_protobuf(body)
-    return _decode_json(body)
+        return _open_protobuf(body, max_spans)
+    return _open_json(body, max_spans)
+
+
+class ExportRequest:
+    """A parsed export whose ids are checked; iterating it yields a :class:`SpanRecord` per span.
+
+    ``len()`` is the number of spans. Iteration follows the request's order;
+    :meth:`by_trace` yields the same records grouped by trace id, in ascending order (the spans
+    of one trace keep their order), which lets a caller that writes in chunks lock rows in one
+    global order.
+    """
+
+    def __init__(self, scopes: list, refs: list[tuple], make_record):
+        self._scopes = scopes
+        # One (trace_id, span_id, parent_span_id, scope index, span index) per span.
+        self._refs = refs
+        self._make_record = make_record
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def __iter__(self) -> Iterator[SpanRecord]:
+        return self._records(self._refs)
+
+    def by_trace(self) -> Iterator[SpanRecord]:
+        return self._records(sorted(self._refs, key=itemgetter(0)))
+
+    def _records(self, refs: list[tuple]) -> Iterator[SpanRecord]:
+        scopes, make_record = self._scopes, self._make_record
+        for trace_id, span_id, parent_span_id, scope_index, span_index in refs:
+            yield make_record(scopes[scope_index], span_index, trace_id, span_id, parent_span_id)
+
+
+def _check_span_count(count: int, max_spans: int | None) -> None:
+    if max_spans is not None and count > max_spans:
+        raise TooManySpans(count, max_spans)
 
 
 def _is_protobuf(content_type: str) -> bool:
@@ -108,33 +181,36 @@ def _is_protobuf(content_type: str) -> bool:
     )
 
 
-def gunzip_bounded(body: bytes, max_bytes: int) -> bytes:
+def gunzip_bounded(body: bytes, max_bytes: int) -> bytearray:
     """Inflate a gzip body, refusing to produce more than ``max_bytes`` bytes.
 
-    Output is requested in slices of at most ``budget`` bytes, so a gzip bomb costs at most
-    ``max_bytes`` of memory before it is rejected. Concatenated gzip members are allowed,
-    as the gzip format permits.
+    Output is requested in steps of at most 1 MiB and never beyond the remaining budget, so a
+    gzip bomb costs at most ``max_bytes`` (plus one step) of memory before it is rejected, and
+    a body within the limit is held once. Concatenated gzip members are allowed, as the gzip
+    format permits.
     """
     output = bytearray()
     pending = body
     inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
     while True:
-        budget = max_bytes - len(output) + 1
+        step = min(_INFLATE_STEP, max_bytes - len(output) + 1)
         try:
-            output += inflater.decompress(pending, budget)
+            chunk = inflater.decompress(pending, step)
         except zlib.error as exc:
             raise InvalidPayload(f"body: not valid gzip data ({exc})") from None
+        output += chunk
         if len(output) > max_bytes:
             raise PayloadTooLarge(f"body: decompresses to more than the limit of {max_bytes} bytes")
         if inflater.eof:
             pending = inflater.unused_data
             if not pending:
-                return bytes(output)
+                return output
             inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
             continue
         pending = inflater.unconsumed_tail
-        # Less than the budget came out and no input is left: the stream ended early.
-        if not pending:
+        # Less than a step came out and no input is left: the stream ended early. (A full step
+        # may leave output inside the inflater with no input left; the next call drains it.)
+        if not pending and len(chunk) < step:
             raise InvalidPayload("body: gzip data is truncated")
 
 
@@ -179,41 +255,72 @@ def _base64(data: bytes) -> str:
 # --- protobuf ---------------------------------------------------------------------------
 
 
-def _decode_protobuf(body: bytes) -> list[SpanRecord]:
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What the spans of one scope share, decoded once: their records share these dicts."""
+
+    resource_attributes: dict[str, Any]
+    scope_name: str
+    scope_version: str
+    scope_attributes: dict[str, Any]
+    spans: Any  # the scope's spans: a protobuf repeated field, or an OTLP/JSON list
+    path: str  # where the scope's spans are, for error messages
+
+
+def _open_protobuf(body: bytes, max_spans: int | None) -> ExportRequest:
     try:
         request = ExportTraceServiceRequest.FromString(body)
     except DecodeError as exc:
         raise InvalidPayload(f"body: not a valid protobuf ExportTraceServiceRequest ({exc})") from None
-    records: list[SpanRecord] = []
+    _check_span_count(
+        sum(len(scope_spans.spans) for resource in request.resource_spans for scope_spans in resource.scope_spans),
+        max_spans,
+    )
+    scopes: list[_Scope] = []
+    refs: list[tuple] = []
     for resource_index, resource_spans in enumerate(request.resource_spans):
         resource_attributes = _pb_attributes(resource_spans.resource.attributes)
         for scope_index, scope_spans in enumerate(resource_spans.scope_spans):
             scope = scope_spans.scope
-            scope_attributes = _pb_attributes(scope.attributes)
-            scope_name, scope_version = storable_str(scope.name), storable_str(scope.version)
-            for span_index, span in enumerate(scope_spans.spans):
-                ids = _pb_ids(span, resource_index, scope_index, span_index)
-                start_time, end_time = _span_times(span.start_time_unix_nano, span.end_time_unix_nano)
-                records.append(
-                    SpanRecord(
-                        trace_id=ids[0],
-                        span_id=ids[1],
-                        parent_span_id=ids[2],
-                        name=storable_str(span.name),
-                        kind=span.kind,
-                        start_time=start_time,
-                        end_time=end_time,
-                        status_code=span.status.code,
-                        status_message=storable_str(span.status.message),
-                        attributes=_pb_attributes(span.attributes),
-                        events=[_pb_event(event) for event in span.events],
-                        resource_attributes=resource_attributes,
-                        scope_name=scope_name,
-                        scope_version=scope_version,
-                        scope_attributes=scope_attributes,
-                    )
+            spans = scope_spans.spans
+            scope_number = len(scopes)
+            scopes.append(
+                _Scope(
+                    resource_attributes,
+                    storable_str(scope.name),
+                    storable_str(scope.version),
+                    _pb_attributes(scope.attributes),
+                    spans,
+                    "",
                 )
-    return records
+            )
+            for span_index, span in enumerate(spans):
+                ids = _pb_ids(span, resource_index, scope_index, span_index)
+                refs.append((*ids, scope_number, span_index))
+    return ExportRequest(scopes, refs, _pb_record)
+
+
+def _pb_record(scope: _Scope, span_index: int, trace_id: str, span_id: str, parent_span_id: str | None) -> SpanRecord:
+    span = scope.spans[span_index]
+    start_time, end_time = _span_times(span.start_time_unix_nano, span.end_time_unix_nano)
+    status = span.status
+    return SpanRecord(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent_span_id,
+        name=storable_str(span.name),
+        kind=span.kind,
+        start_time=start_time,
+        end_time=end_time,
+        status_code=status.code,
+        status_message=storable_str(status.message),
+        attributes=_pb_attributes(span.attributes),
+        events=[_pb_event(event) for event in span.events],
+        resource_attributes=scope.resource_attributes,
+        scope_name=scope.scope_name,
+        scope_version=scope.scope_version,
+        scope_attributes=scope.scope_attributes,
+    )
 
 
 def _pb_ids(
@@ -287,58 +394,59 @@ def _pb_event(event) -> dict[str, Any]:
 # int64 values as strings. Field names may be lowerCamelCase or the original snake_case.
 
 
-def _decode_json(body: bytes) -> list[SpanRecord]:
+def _open_json(body: bytes, max_spans: int | None) -> ExportRequest:
     try:
         document = text.loads(body)
     except (ValueError, RecursionError) as exc:
         raise InvalidPayload(f"body: not valid JSON ({exc})") from None
     if not isinstance(document, dict):
         raise InvalidPayload("body: must be a JSON object")
-    records: list[SpanRecord] = []
+    scopes: list[_Scope] = []
     for resource_index, resource_spans in enumerate(
         _json_list(document, "resourceSpans", "resource_spans", "")
     ):
         path = f"resourceSpans[{resource_index}]"
+        resource_spans = _expect_object(resource_spans, path)
         resource = _json_object(resource_spans, "resource", "resource", path)
         resource_attributes = _json_attributes(resource, f"{path}.resource")
         for scope_index, scope_spans in enumerate(
             _json_list(resource_spans, "scopeSpans", "scope_spans", path)
         ):
             scope_path = f"{path}.scopeSpans[{scope_index}]"
+            scope_spans = _expect_object(scope_spans, scope_path)
             scope = _json_object(scope_spans, "scope", "scope", scope_path)
-            scope_attributes = _json_attributes(scope, f"{scope_path}.scope")
-            scope_name = _json_str(scope, "name", "name", f"{scope_path}.scope")
-            scope_version = _json_str(scope, "version", "version", f"{scope_path}.scope")
-            for span_index, span in enumerate(_json_list(scope_spans, "spans", "spans", scope_path)):
-                span_path = f"{scope_path}.spans[{span_index}]"
-                records.append(
-                    _json_span(
-                        _expect_object(span, span_path),
-                        span_path,
-                        resource_attributes,
-                        scope_name,
-                        scope_version,
-                        scope_attributes,
-                    )
+            scopes.append(
+                _Scope(
+                    resource_attributes,
+                    _json_str(scope, "name", "name", f"{scope_path}.scope"),
+                    _json_str(scope, "version", "version", f"{scope_path}.scope"),
+                    _json_attributes(scope, f"{scope_path}.scope"),
+                    _json_list(scope_spans, "spans", "spans", scope_path),
+                    scope_path,
                 )
-    return records
+            )
+    _check_span_count(sum(len(scope.spans) for scope in scopes), max_spans)
+    refs: list[tuple] = []
+    for scope_number, scope in enumerate(scopes):
+        for span_index, span in enumerate(scope.spans):
+            refs.append((*_json_ids(span, f"{scope.path}.spans[{span_index}]"), scope_number, span_index))
+    return ExportRequest(scopes, refs, _json_record)
 
 
-def _json_span(
-    span: dict,
-    path: str,
-    resource_attributes: dict[str, Any],
-    scope_name: str,
-    scope_version: str,
-    scope_attributes: dict[str, Any],
-) -> SpanRecord:
+def _json_ids(span: Any, path: str) -> tuple[str, str, str | None]:
+    span = _expect_object(span, path)
     trace_id = _json_str(span, "traceId", "trace_id", path).lower()
     span_id = _json_str(span, "spanId", "span_id", path).lower()
     parent_span_id = _json_str(span, "parentSpanId", "parent_span_id", path).lower() or None
     problem = _id_problem(trace_id, span_id, parent_span_id)
     if problem:
         raise InvalidPayload(f"{path}.{problem}")
-    parent_span_id = _real_parent(parent_span_id)
+    return trace_id, span_id, _real_parent(parent_span_id)
+
+
+def _json_record(scope: _Scope, span_index: int, trace_id: str, span_id: str, parent_span_id: str | None) -> SpanRecord:
+    span = scope.spans[span_index]
+    path = f"{scope.path}.spans[{span_index}]"
     start_time, end_time = _span_times(
         _json_uint64(span, "startTimeUnixNano", "start_time_unix_nano", path),
         _json_uint64(span, "endTimeUnixNano", "end_time_unix_nano", path),
@@ -359,10 +467,10 @@ def _json_span(
             _json_event(_expect_object(event, f"{path}.events[{index}]"), f"{path}.events[{index}]")
             for index, event in enumerate(_json_list(span, "events", "events", path))
         ],
-        resource_attributes=resource_attributes,
-        scope_name=scope_name,
-        scope_version=scope_version,
-        scope_attributes=scope_attributes,
+        resource_attributes=scope.resource_attributes,
+        scope_name=scope.scope_name,
+        scope_version=scope.scope_version,
+        scope_attributes=scope.scope_attributes,
     )
 
 

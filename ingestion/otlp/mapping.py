@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -188,18 +188,27 @@ class MappedSpan:
 
 
 def map_span(span: SpanRecord) -> MappedSpan:
-    trace_metadata = collect_metadata(span.attributes, (TRACE_METADATA,), sends_json_metadata(span))
-    observation = observation_fields(span, trace_metadata)
+    # Computed once here, as the observation and the trace both need them.
+    json_metadata = sends_json_metadata(span)
+    environment = explicit_environment(span)
+    trace_metadata = collect_metadata(span.attributes, (TRACE_METADATA,), json_metadata)
+    observation = observation_fields(span, trace_metadata, json_metadata=json_metadata, environment=environment)
     is_root = is_root_span(span)
     return MappedSpan(
         observation=observation,
-        trace=trace_fields(span, is_root=is_root, observation=observation, trace_metadata=trace_metadata),
+        trace=trace_fields(
+            span, is_root=is_root, observation=observation, trace_metadata=trace_metadata, environment=environment
+        ),
         is_root=is_root,
         experiment=experiment_fields(span),
     )
 
 
-def observation_fields(span: SpanRecord, trace_metadata: dict[str, Any]) -> dict[str, Any]:
+def observation_fields(
+    span: SpanRecord, trace_metadata: dict[str, Any], *, json_metadata: bool, environment: str | None
+) -> dict[str, Any]:
+    """`environment` is the span's explicit one (`explicit_environment`), `json_metadata` whether
+    its metadata values are JSON-encoded (`sends_json_metadata`)."""
     attributes = span.attributes
     observation_type = observation_type_for(attributes)
     # Prompts are propagated onto every span, but only generations are linked to one.
@@ -222,12 +231,12 @@ def observation_fields(span: SpanRecord, trace_metadata: dict[str, Any]) -> dict
         "cost_details": cost_details(attributes),
         "prompt_name": _text_or_none(attributes.get(OBSERVATION_PROMPT_NAME)) if is_generation else None,
         "prompt_version": _as_int(attributes.get(OBSERVATION_PROMPT_VERSION)) if is_generation else None,
-        "environment": explicit_environment(span) or DEFAULT_ENVIRONMENT,
+        "environment": environment or DEFAULT_ENVIRONMENT,
         "release": release(span),
         "version": version(span),
         "input": input_value,
         "output": output_value,
-        "metadata": observation_metadata(span, trace_metadata),
+        "metadata": observation_metadata(span, trace_metadata, json_metadata),
     }
 
 
@@ -264,9 +273,8 @@ def _text_or_none(value: Any) -> str | None:
     return _as_text(value) if _is_present(value) else None
 
 
-def _first_text(sources: Iterable[Mapping[str, Any]], keys: Iterable[str]) -> str | None:
+def _first_text(sources: Sequence[Mapping[str, Any]], keys: Iterable[str]) -> str | None:
     """The first present value, trying each key in every source before the next key."""
-    sources = list(sources)
     for key in keys:
         for source in sources:
             value = source.get(key)
@@ -427,9 +435,9 @@ def normalised_usage(attributes: Mapping[str, Any]) -> dict[str, int]:
     """
     usage: dict[str, int] = {}
     for key, value in attributes.items():
-        prefix = next((prefix for prefix in _USAGE_PREFIXES if key.startswith(prefix)), None)
-        if prefix is None:
+        if not key.startswith(_USAGE_PREFIXES):
             continue
+        prefix = next(prefix for prefix in _USAGE_PREFIXES if key.startswith(prefix))
         suffix = key[len(prefix) :]
         count = _as_int(value)
         if suffix in _USAGE_KEYS_THAT_ARE_NOT_TOKENS or count is None:
@@ -647,14 +655,18 @@ def sends_json_metadata(span: SpanRecord) -> bool:
     return major.isdigit() and int(major) >= 5
 
 
-def observation_metadata(span: SpanRecord, trace_metadata: dict[str, Any]) -> dict[str, Any]:
+def observation_metadata(span: SpanRecord, trace_metadata: dict[str, Any], json_metadata: bool) -> dict[str, Any]:
     # Propagated trace metadata lands on every span; repeating it on each observation lets
     # observations be filtered by it. The observation's own keys win on a clash.
     names = (OBSERVATION_METADATA, GENERIC_METADATA)
-    metadata = {**trace_metadata, **collect_metadata(span.attributes, names, sends_json_metadata(span))}
+    metadata = {**trace_metadata, **collect_metadata(span.attributes, names, json_metadata)}
     if span.scope_name != LANGFUSE_SCOPE_NAME:
         metadata.update(instrumentation_metadata(span))
     return metadata
+
+
+# names → their "<name>." prefixes; the same few name tuples are asked for on every span.
+_METADATA_PREFIXES: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def collect_metadata(
@@ -665,7 +677,7 @@ def collect_metadata(
     for name in names:
         if name in attributes:
             metadata.update(_whole_metadata(attributes[name]))
-    prefixes = tuple(f"{name}." for name in names)
+    prefixes = _METADATA_PREFIXES.get(names) or _METADATA_PREFIXES.setdefault(names, tuple(f"{name}." for name in names))
     for key, value in attributes.items():
         if key.startswith(prefixes):
             prefix = next(prefix for prefix in prefixes if key.startswith(prefix))
@@ -719,8 +731,10 @@ def trace_fields(
     is_root: bool,
     observation: Mapping[str, Any],
     trace_metadata: dict[str, Any],
+    environment: str | None,
 ) -> dict[str, Any]:
-    """The trace fields this span provides; absent keys mean "no opinion"."""
+    """The trace fields this span provides; absent keys mean "no opinion". `environment` is the
+    span's explicit one (`explicit_environment`)."""
     attributes = span.attributes
     metadata = observation["metadata"]
     fields: dict[str, Any] = {
@@ -737,7 +751,7 @@ def trace_fields(
         "input": parse_json_or_raw(attributes.get(TRACE_INPUT)),
         "output": parse_json_or_raw(attributes.get(TRACE_OUTPUT)),
         # The observation's "default" environment is not an opinion about the trace.
-        "environment": explicit_environment(span),
+        "environment": environment,
         "release": observation["release"],
         "version": observation["version"],
         "timestamp": span.start_time if is_root else None,
@@ -779,6 +793,8 @@ def trace_tags(attributes: Mapping[str, Any], metadata: Mapping[str, Any]) -> li
 
 def experiment_fields(span: SpanRecord) -> dict[str, Any] | None:
     """The experiment (dataset run) this span belongs to, from ``langfuse.experiment.*``."""
+    if span.attributes.get(EXPERIMENT_PREFIX + "id") is None:
+        return None  # the common case, without looking at every attribute
     attributes = _prefixed(span.attributes, EXPERIMENT_PREFIX)
     experiment_id = _text_or_none(attributes.get("id"))
     if experiment_id is None:

@@ -60,3 +60,17 @@ def test_a_request_that_fails_hands_nothing_on(project, handed, monkeypatch, dja
     with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError):
         spans_ingest(project=project, spans=[spec.mapped() for spec in specs])
     assert callbacks == [] and handed == []
+
+
+def test_an_export_written_in_several_chunks_is_handed_on_once_with_every_id(
+    api, project, handed, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr("ingestion.services.SPANS_PER_WRITE", 3)
+    spans = sdk_trace("a" * 32) + sdk_trace("b" * 32)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = api.post("otel/v1/traces", protobuf_body(spans), content_type="application/x-protobuf")
+        assert response.status_code == 200
+    assert len(callbacks) == 1
+    ((_, result),) = handed
+    assert result.trace_ids == ["a" * 32, "b" * 32]
+    assert sorted(result.observation_ids) == sorted(spec.span_id for spec in spans)

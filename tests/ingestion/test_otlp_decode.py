@@ -20,7 +20,10 @@ from ingestion.otlp.decode import (
     InvalidContentType,
     InvalidPayload,
     PayloadTooLarge,
+    TooManySpans,
     decode_export_request,
+    gunzip_bounded,
+    open_export_request,
 )
 
 PROTOBUF = "application/x-protobuf"
@@ -414,3 +417,45 @@ def test_span_missing_one_timestamp_borrows_the_other():
 )
 def test_empty_export_decodes_to_no_spans(body, content_type):
     assert decode_export_request(body, content_type, None) == []
+
+
+def test_a_gzip_body_larger_than_one_inflate_step_comes_out_exactly():
+    # Random bytes (no compression) and a long run of zeros (one long match): both cross the 1 MiB steps.
+    body = bytes(range(256)) * 9000 + bytes(5 * 1024 * 1024) + b"end"
+
+    assert gunzip_bounded(gzip.compress(body), len(body)) == body
+    with pytest.raises(PayloadTooLarge):
+        gunzip_bounded(gzip.compress(body), len(body) - 1)
+
+
+def three_spans(content_type) -> bytes:
+    if content_type == JSON:
+        return json_body(*[json_span(spanId=f"{n:016x}") for n in range(1, 4)])
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    for n in range(1, 4):
+        span = scope.spans.add()
+        span.trace_id, span.span_id = bytes.fromhex(TRACE_ID), n.to_bytes(8, "big")
+    return request.SerializeToString()
+
+
+@pytest.mark.parametrize("content_type", [PROTOBUF, JSON])
+def test_more_spans_than_allowed_raise_too_many_spans_naming_count_and_limit(content_type):
+    body = three_spans(content_type)
+
+    assert len(open_export_request(body, content_type, None, max_spans=3)) == 3
+    with pytest.raises(TooManySpans) as raised:
+        open_export_request(body, content_type, None, max_spans=2)
+    assert (raised.value.count, raised.value.limit) == (3, 2)
+    assert "3 spans exceed the limit of 2 spans" in str(raised.value)
+
+
+def test_by_trace_groups_spans_by_trace_id_and_keeps_their_order_within_a_trace():
+    order = [("b" * 32, "0000000000000001"), ("a" * 32, "0000000000000009"), ("b" * 32, "0000000000000002"),
+             ("a" * 32, "0000000000000003")]
+    body = json_body(*[json_span(traceId=trace_id, spanId=span_id) for trace_id, span_id in order])
+
+    export = open_export_request(body, JSON, None)
+
+    assert [(r.trace_id, r.span_id) for r in export] == order
+    assert [(r.trace_id, r.span_id) for r in export.by_trace()] == [order[1], order[3], order[0], order[2]]
