@@ -17,6 +17,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from evalsite import text
+
 # Levels of nested arrays/objects: `[]` and `{"a": 1}` are 1 deep, `{"a": [1]}` 2. Real payloads
 # (chat messages, tool calls, nested records) stay within a few dozen.
 MAX_JSON_DEPTH = 100
@@ -45,11 +47,13 @@ def json_value_problem(value: Any) -> str | None:
 
 
 class JSONFormField(forms.JSONField):
-    """The admin's JSON field: a value beyond the bounds is a form error, never a server error."""
+    """The admin's JSON field: a value beyond the bounds is a form error, never a server error, and
+    text follows the platform's rule like the API's (evalsite/text.py: NUL removed, lone
+    surrogates replaced), so a `\\u0000` typed into the admin cannot fail the save."""
 
     def to_python(self, value):
         try:
-            value = super().to_python(value)
+            value = text.storable(super().to_python(value))
         except RecursionError:
             raise ValidationError(f"This value {TOO_DEEP}.", code="invalid") from None
         problem = json_value_problem(value)

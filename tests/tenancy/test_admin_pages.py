@@ -155,3 +155,10 @@ def test_a_nul_in_any_admin_or_page_url_is_a_400(client, project):
     client.raise_request_exception = False
     answers = {url: client.get(url).status_code for url in urls}
     assert {url: status for url, status in answers.items() if status != 400} == {}
+
+
+def test_a_nul_or_lone_surrogate_typed_into_an_admin_json_field_is_stored_by_the_text_rule():
+    from evalsite.json_values import JSONFormField
+
+    field = JSONFormField()
+    assert field.clean('{"a\\u0000": "x\\u0000y", "b": "\\ud800"}') == {"a": "xy", "b": "\ufffd"}
