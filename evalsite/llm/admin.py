@@ -261,18 +261,7 @@ class ModelPriceForm(forms.ModelForm):
 
     class Meta:
         model = ModelPrice
-        fields = [
-            "project",
-            "model_name",
-            "match_pattern",
-            "start_date",
-            "unit",
-            "input_price",
-            "output_price",
-            "total_price",
-            "tokenizer_id",
-            "tokenizer_config",
-        ]
+        fields = ["project", *prices.EDITABLE_FIELDS]
 
     def clean_match_pattern(self):
         pattern = self.cleaned_data["match_pattern"]
