@@ -16,6 +16,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalsite.progress import ProgressLine
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -96,7 +98,7 @@ def gunicorn_site(database_name: str, *, workers: int = 2, timeout: int = 120, e
         server.wait(timeout=30)
 
 
-def wait_until_up(base_url: str, timeout: float = 30) -> None:
+def wait_until_up(base_url: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -149,13 +151,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+_progress_lines: dict[str, ProgressLine] = {}
+
+
 def progress(label: str, done: int, total: int) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    sys.stderr.write(f"\r{label:<28} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+    line = _progress_lines.setdefault(label, ProgressLine(label))
+    line.update(done, total, final=done >= total)
 
 
 def report(title: str, rows: list[tuple[str, str]]) -> None:

@@ -11,8 +11,10 @@ class EvalsiteConfig(AppConfig):
         import evalsite.api.schema  # noqa: F401  (registers the schema extension)
         from evalsite.db import read_out_of_range_datetimes_clamped
         from evalsite.jobs import sweeper
+        from evalsite.tenancy.key_cache import forget_changed_keys
 
         connection_created.connect(read_out_of_range_datetimes_clamped, dispatch_uid="evalsite.clamped_datetimes")
+        forget_changed_keys()
 
         if sweeper.running_as_worker_cluster():
             sweeper.start()

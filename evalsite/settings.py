@@ -287,3 +287,8 @@ LOGGING = {
 # Public API: how stale `ApiKey.last_used_at` may get before a request refreshes it (one write per
 # key per interval instead of one per request).
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 300
+
+# Public API: how long each process keeps a key that authenticated (evalsite/tenancy/key_cache.py).
+# A revoked key stops working at once in the process that revoked it and within this many seconds
+# everywhere else; 0 turns the cache off.
+API_KEY_CACHE_SECONDS = float(os.environ.get("EVALSITE_API_KEY_CACHE_SECONDS", "5"))

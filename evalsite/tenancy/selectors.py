@@ -2,6 +2,7 @@
 
 import hmac
 
+from evalsite.tenancy.key_cache import cache_api_key, cached_api_key
 from evalsite.tenancy.keys import hash_secret
 from evalsite.tenancy.models import ApiKey, OrganizationMembership, Project, ProjectMembership
 from evalsite.tenancy.roles import Role
@@ -51,10 +52,27 @@ def project_list_with_roles(*, user) -> list[tuple[Project, Role]]:
 
 
 def api_key_get_by_credentials(*, public_key: str, secret_key: str) -> ApiKey | None:
-    """The active key matching both halves, with its project and organization loaded; else None."""
+    """The active key matching both halves, with its project and organization loaded; else None.
+
+    Keys that authenticate are kept a few seconds in this process (`key_cache`).
+    """
+    api_key = cached_api_key(public_key)
+    looked_up = api_key is None
+    if looked_up:
+        api_key = _api_key_lookup(public_key)
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_secret(secret_key)):
+        return None
+    if looked_up:
+        # Only a fresh read is cached: re-caching a hit would keep a key alive forever in a
+        # process that never hears of its revocation.
+        cache_api_key(api_key)
+    return api_key
+
+
+def _api_key_lookup(public_key: str) -> ApiKey | None:
     # Public keys are unique: no ORDER BY (`first()` would add one), which every API request pays
     # for in building the query.
-    api_key = next(
+    return next(
         iter(
             ApiKey.objects.select_related("project__organization").filter(
                 public_key=public_key, revoked_at__isnull=True
@@ -62,6 +80,3 @@ def api_key_get_by_credentials(*, public_key: str, secret_key: str) -> ApiKey | 
         ),
         None,
     )
-    if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_secret(secret_key)):
-        return None
-    return api_key

@@ -1,7 +1,6 @@
 """Start a platform experiment run from the command line and follow it with a progress bar."""
 
 import json
-import sys
 import time
 
 from django.core.exceptions import ValidationError
@@ -9,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evalsite.errors import ServiceError
 from evalsite.management.commands._options import find_project
+from evalsite.progress import ProgressLine
 from experiments.models import ExperimentRun, RunStatus
 from experiments.runner import run_execute
 from experiments.services import experiment_run_start
@@ -27,6 +27,7 @@ def parse_parameter(text: str) -> tuple[str, object]:
 
 
 class Command(BaseCommand):
+    progress: ProgressLine | None = None
     help = (
         "Run a prompt version × model over a dataset. By default the run is queued for the workers and "
         "this command shows its progress; --here executes it in this process instead."
@@ -82,7 +83,6 @@ class Command(BaseCommand):
             )
             run.refresh_from_db()
             self.draw(run.name, run.progress_done, run.progress_failed, run.progress_total, run.status)
-            sys.stderr.write("\n")
         else:
             self.follow(run.pk)
         run.refresh_from_db()
@@ -97,12 +97,10 @@ class Command(BaseCommand):
             run = ExperimentRun.objects.get(pk=run_pk)
             self.draw(run.name, run.progress_done, run.progress_failed, run.progress_total, run.status)
             if run.status in FINISHED:
-                sys.stderr.write("\n")
-                return
+                    return
             time.sleep(0.5)
 
     def draw(self, name: str, done: int, failed: int, total: int, status: str) -> None:
-        width = 30
-        filled = int(width * done / total) if total else 0
-        sys.stderr.write(f"\r{name[:24]:<24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} failed {failed} {status:<9}")
-        sys.stderr.flush()
+        if self.progress is None:
+            self.progress = ProgressLine(name)
+        self.progress.update(done, total, f"failed {failed} {status}", final=status in FINISHED)
