@@ -290,5 +290,8 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = 300
 
 # Public API: how long each process keeps a key that authenticated (evalsite/tenancy/key_cache.py).
 # A revoked key stops working at once in the process that revoked it and within this many seconds
-# everywhere else; 0 turns the cache off.
-API_KEY_CACHE_SECONDS = float(os.environ.get("EVALSITE_API_KEY_CACHE_SECONDS", "5"))
+# everywhere else; 0 turns the cache off. Off under pytest, so that every test sees its own writes and
+# counts the lookup among its queries; tests/tenancy/test_key_cache.py turns it on.
+API_KEY_CACHE_SECONDS = float(
+    os.environ.get("EVALSITE_API_KEY_CACHE_SECONDS", "0" if "pytest" in sys.modules else "5")
+)

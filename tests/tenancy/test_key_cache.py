@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def empty_cache():
+def empty_cache(settings):
+    settings.API_KEY_CACHE_SECONDS = 5  # off by default under pytest
     key_cache.forget_all_api_keys()
     yield
     key_cache.forget_all_api_keys()
