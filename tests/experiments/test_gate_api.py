@@ -198,3 +198,28 @@ def test_a_gate_never_reads_another_projects_runs(api, project, victim_project, 
     gate_policy(victim_project, "theirs")
     assert api.get("gates/theirs").status_code == 404
     assert [p["name"] for p in api.get("gates").json()["data"]] == ["release"]
+
+
+def test_the_comparison_page_shows_the_latest_gate_result_of_each_run(client, api, project, dataset_runs):
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    from tests.tenancy.factories import user_with_role
+
+    v1, v2, v3 = dataset_runs
+    create(api)
+    api.post(f"experiments/runs/{v1.run_id}/release")
+    api.post("gates/release/evaluate", {"candidate": v3.run_id})
+    client.force_login(user_with_role(project, Role.VIEWER, staff=False))
+    url = reverse("experiment-compare", kwargs={"project_id": project.pk})
+    html = client.get(url + "?" + urlencode({"runs": f"{v1.run_id},{v3.run_id}"})).content.decode()
+    assert "Release gates" in html and "release v1 on “v3”" in html
+    assert '<span class="gate-fail">fail</span>' in html and "nonInferiority" in html
+    # A run without results shows none; a newer evaluation replaces the older one on the page.
+    html = client.get(url + "?" + urlencode({"runs": f"{v1.run_id},{v2.run_id}"})).content.decode()
+    assert "Release gates" not in html
+    api.post("gates/release/evaluate", {"candidate": v2.run_id})
+    api.post("gates/release/evaluate", {"candidate": v2.run_id})
+    html = client.get(url + "?" + urlencode({"runs": f"{v1.run_id},{v2.run_id}"})).content.decode()
+    assert html.count('class="card gate-result"') == 1 and '<span class="gate-pass">pass</span>' in html
