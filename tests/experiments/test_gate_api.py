@@ -223,3 +223,39 @@ def test_the_comparison_page_shows_the_latest_gate_result_of_each_run(client, ap
     api.post("gates/release/evaluate", {"candidate": v2.run_id})
     html = client.get(url + "?" + urlencode({"runs": f"{v1.run_id},{v2.run_id}"})).content.decode()
     assert html.count('class="card gate-result"') == 1 and '<span class="gate-pass">pass</span>' in html
+
+
+def test_a_deleted_named_baseline_makes_the_paired_rules_cannot_tell(api, project, dataset_runs):
+    from experiments.services import experiment_run_delete
+
+    v1, v2, _ = dataset_runs
+    assert create(api, baseline={"kind": "run", "run": v1.run_id}).status_code == 201
+    first = api.post("gates/release/evaluate", {"candidate": v2.run_id}).json()
+    assert first["baseline"]["id"] == v1.run_id and first["outcome"] == "pass"
+    experiment_run_delete(project=project, runs=[v1])
+    data = api.post("gates/release/evaluate", {"candidate": v2.run_id}).json()
+    assert data["outcome"] == "cannot_tell" and "no longer exists" in data["baselineNote"]
+    # The earlier result stays on the candidate, its baseline gone.
+    results = api.get(f"experiments/runs/{v2.run_id}/gate-results").json()["data"]
+    assert [r["baseline"] for r in results] == [None, None] and results[1]["outcome"] == "pass"
+
+
+@pytest.mark.parametrize("items", [10, 60])
+def test_evaluation_takes_the_same_number_of_queries_whatever_the_items(project, items, django_assert_num_queries):
+    import numpy as np
+
+    from experiments.gates.services import gate_evaluate, run_release_mark
+
+    rng = np.random.default_rng(items)
+    dataset = DatasetFactory(project=project, name="qa")
+    base, cand = scored_runs(project, {"b": list(rng.random(items)), "c": list(rng.random(items))})
+    for run in (base, cand):
+        run.dataset = dataset
+        run.save()
+    run_release_mark(project=project, run=base)
+    policy = gate_policy(project, "release", rules=RULES)
+    # The service's savepoint around: the candidate, the latest release, the comparison's 5 (runs, items,
+    # item scores, run scores, costs) and the result's insert.
+    with django_assert_num_queries(10):
+        result = gate_evaluate(project=project, policy=policy, candidate=cand.run_id)
+    assert result.rules[1]["n"] == items
