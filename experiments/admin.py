@@ -36,6 +36,7 @@ from evalsite.tenancy.admin_base import ProjectScopedAdmin, role_for_project_id
 from evalsite.tenancy.roles import Role
 from experiments import selectors
 from experiments.comparison import MAX_RUNS
+from experiments.gates.admin import mark_runs_released, unmark_runs_released
 from experiments.models import ExperimentRun, RunItem, RunStatus
 from experiments.services import (
     MAX_CONCURRENCY,
@@ -58,13 +59,13 @@ def compare_url(project_id: str, run_ids: list[str]) -> str:
 @admin.register(ExperimentRun)
 class ExperimentRunAdmin(ProjectScopedAdmin):
     list_display = [
-        "name", "dataset", "source", "status", "progress", "item_count", "cost", "created_at", "compare_link",
+        "name", "dataset", "source", "status", "progress", "item_count", "cost", "released", "created_at", "compare_link",
     ]
     # No filter on dataset or project: Django would list every project's datasets in the sidebar.
     list_filter = ["source", "status", "created_at"]
     search_fields = ["name", "run_id"]
     ordering = ["-created_at"]
-    actions = ["compare_selected_runs", "cancel_selected_runs"]
+    actions = ["compare_selected_runs", "cancel_selected_runs", mark_runs_released, unmark_runs_released]
     readonly_fields = [
         "project",
         "run_id",
@@ -91,7 +92,13 @@ class ExperimentRunAdmin(ProjectScopedAdmin):
         return False
 
     def scoped_queryset(self, request, queryset):
-        return queryset.select_related("dataset").annotate(item_total=Count("items"))
+        return queryset.select_related("dataset", "release").annotate(item_total=Count("items"))
+
+    @admin.display(description="released")
+    def released(self, run: ExperimentRun) -> str:
+        # The mark that "latest released run" gate baselines follow (experiments/gates).
+        release = getattr(run, "release", None)
+        return release.released_at.strftime("%Y-%m-%d %H:%M") if release else "–"
 
     def delete_model(self, request, obj):
         experiment_run_delete(project=obj.project, runs=[obj], actor=Actor(user=request.user))

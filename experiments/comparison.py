@@ -31,6 +31,7 @@ from experiments import selectors
 from experiments.models import ExperimentRun
 from experiments.statistics import (
     MeanCI,
+    PairedScores,
     PairedTestResult,
     mean_with_ci,
     pair_scores,
@@ -106,6 +107,7 @@ class RunSummary:
     cost_n: int
     latency: dict[str, float | None]
     run_scores: list[dict[str, Any]]
+    latency_n: int = 0  # items with a latency, behind the percentiles
 
     def to_dict(self) -> dict[str, Any]:
         run = self.run
@@ -440,6 +442,7 @@ def _summary(
         cost_n=len(costs),
         latency=percentiles(latencies, LATENCY_PERCENTILES),
         run_scores=run_scores,
+        latency_n=len(latencies),
     )
 
 
@@ -464,12 +467,7 @@ def _tests(
                     )
                 )
                 continue
-            before, after = {}, {}
-            for row in rows:
-                base, cell = row.cells[base_column], row.cells[index]
-                if base is not None and cell is not None:
-                    before[row.key], after[row.key] = base.scores.get(name), cell.scores.get(name)
-            paired = pair_scores(before, after)
+            paired = paired_scores_of(rows, base_column, index, name)
             resamples = _resamples(len(paired.item_ids))
             if kind == "boolean":
                 result = paired_boolean_test(paired.baseline, paired.candidate, resamples=resamples)
@@ -478,6 +476,16 @@ def _tests(
             verdict, tone = verdict_of(result)
             tests.append(ScoreTest(score=name, kind=kind, candidate=run, result=result, verdict=verdict, tone=tone))
     return tests
+
+
+def paired_scores_of(rows: list[Row], base_column: int, column: int, name: str) -> PairedScores:
+    """One score of two columns of the comparison, aligned on the items both runs scored."""
+    before, after = {}, {}
+    for row in rows:
+        base, cell = row.cells[base_column], row.cells[column]
+        if base is not None and cell is not None:
+            before[row.key], after[row.key] = base.scores.get(name), cell.scores.get(name)
+    return pair_scores(before, after)
 
 
 def format_p(p: float | None) -> str:

@@ -89,3 +89,7 @@ class RunItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.item_key}"
+
+
+# The gates' models live in their own subpackage; importing them here registers them with the app.
+from experiments.gates.models import GatePolicy, GateResult, RunRelease  # noqa: E402, F401

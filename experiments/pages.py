@@ -19,6 +19,7 @@ from django.urls import reverse
 from evalsite.pages import ProjectPageView
 from experiments import comparison as cmp
 from experiments import selectors
+from experiments.gates import selectors as gate_selectors
 
 DISPLAY_LIMIT = 1500  # characters of an input/output shown in the item table
 # Item table rows per page: the statistics cover every item, the table shows a page of them (a page of
@@ -145,6 +146,7 @@ class ExperimentComparePage(ProjectPageView):
                     "previous": self._url(**state, page=page - 1) if page > 1 else "",
                     "next": self._url(**state, page=page + 1) if page < pages else "",
                 },
+                gate_results=self._gate_results(comparison),
                 testable_scores=comparison.testable_scores,
                 addable_runs=[run for run in siblings if run.run_id not in run_ids][:50],
                 can_add=len(run_ids) < cmp.MAX_RUNS,
@@ -152,6 +154,45 @@ class ExperimentComparePage(ProjectPageView):
                 method_label=METHOD_NAMES[method],
             ),
         )
+
+    def _gate_results(self, comparison: cmp.Comparison) -> list[dict]:
+        """The latest result of each gate on each run of the comparison (one query)."""
+        results = []
+        for result in gate_selectors.gate_result_list_for_runs(project=self.project, runs=comparison.runs):
+            run = next(run for run in comparison.runs if run.pk == result.run_id)
+            rules = []
+            for rule in result.rules:
+                interval = ""
+                if rule.get("ciLow") is not None and rule.get("ciHigh") is not None:
+                    interval = f"[{number(rule['ciLow'])}, {number(rule['ciHigh'])}]"
+                rules.append(
+                    {
+                        "type": rule["type"],
+                        "score": rule.get("score") or "",
+                        "criterion": rule.get("criterion", ""),
+                        "outcome": rule["outcome"],
+                        "value": number(rule.get("value"), 4),
+                        "bound": number(rule.get("bound"), 4),
+                        "p_value": cmp.format_p(rule["pValue"]) if rule.get("pValue") is not None else "",
+                        "ci": interval,
+                        "n": rule.get("n"),
+                        "required_n": rule.get("requiredN"),
+                        "reason": rule.get("reason") or "",
+                    }
+                )
+            results.append(
+                {
+                    "run": run,
+                    "gate": result.policy_name,
+                    "version": result.policy_version,
+                    "outcome": result.outcome,
+                    "baseline": result.baseline,
+                    "baseline_note": result.baseline_note,
+                    "created_at": result.created_at,
+                    "rules": rules,
+                }
+            )
+        return results
 
     def _url(self, **state) -> str:
         query = {key: value for key, value in state.items() if value and not (key == "page" and value == 1)}

@@ -7,6 +7,7 @@ from experiments.api import (
     ExperimentRunViewSet,
     ExperimentViewSet,
 )
+from experiments.gates.urls import api_urlpatterns as gate_api_urlpatterns
 from experiments.pages import ExperimentComparePage
 
 # Routes under /api/public/ (no trailing slashes) and under /projects/<project_id>/.
@@ -37,6 +38,7 @@ api_urlpatterns = [
         name="api-dataset-run",
     ),
     path("datasets/<path:dataset_name>/runs", DatasetRunViewSet.as_view({"get": "list"}), name="api-dataset-runs"),
+    *gate_api_urlpatterns,
 ]
 page_urlpatterns = [
     path("experiments/compare", ExperimentComparePage.as_view(), name="experiment-compare"),

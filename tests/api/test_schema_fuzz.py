@@ -29,8 +29,9 @@ from hypothesis import HealthCheck, Phase
 
 from evalsite.api import middleware
 from evalsite.tenancy.roles import Role
+from experiments.gates.services import run_release_mark
 from tests.datasets.factories import DatasetFactory, DatasetItemFactory, ImportJobFactory
-from tests.experiments.factories import ExperimentRunFactory, RunItemFactory
+from tests.experiments.factories import ExperimentRunFactory, RunItemFactory, gate_policy
 from tests.llm.admin_object_factories import make_connection
 from tests.prompts.factories import text_prompt
 from tests.scoring.factories import ScoreConfigFactory, ScoreFactory
@@ -77,6 +78,7 @@ SEEDED_IDS = {
     "version": 1,
     "connection_id": "connection-1",
     "price_id": "price-1",
+    "gate_name": "gate-1",
 }
 
 
@@ -105,6 +107,8 @@ def seed(project) -> None:
     connection_row = make_connection(project)
     type(connection_row).objects.filter(pk=connection_row.pk).update(id="connection-1")
     ModelPriceFactory(project=project, id="price-1")
+    run_release_mark(project=project, run=run)
+    gate_policy(project, "gate-1", rules=[{"type": "minMean", "score": "quality", "threshold": 0.5}])
 
 
 @pytest.fixture

@@ -70,3 +70,16 @@ def scored_runs(project, columns: dict[str, list], *, score="accuracy", data_typ
                 ScoreFactory(project=project, trace_id=item.trace_id, name=score, value=value)
         runs.append(run)
     return runs
+
+
+def gate_policy(project, name="release", *, rules=None, baseline=None, method="wilcoxon"):
+    """A gate policy (version 1) made through the service, so its rules carry their defaults."""
+    from experiments.gates.services import gate_policy_create
+
+    return gate_policy_create(
+        project=project,
+        name=name,
+        baseline=baseline or {"kind": "latestReleased"},
+        method=method,
+        rules=rules or [{"type": "maxErrorRate", "threshold": 0.1}],
+    )
