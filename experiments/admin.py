@@ -40,6 +40,7 @@ from experiments.gates.admin import mark_runs_released, unmark_runs_released
 from experiments.models import ExperimentRun, RunItem, RunStatus
 from experiments.services import (
     MAX_CONCURRENCY,
+    MAX_TRIALS,
     experiment_run_cancel,
     experiment_run_delete,
     experiment_run_start,
@@ -305,6 +306,13 @@ class RunStartForm(forms.Form):
     concurrency = forms.IntegerField(
         min_value=1, max_value=MAX_CONCURRENCY, initial=DEFAULT_CONCURRENCY, help_text="Calls in flight at once."
     )
+    trials = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_TRIALS,
+        initial=1,
+        help_text="Run every item this many times, each with its own trace and scores, to see how much outputs vary.",
+    )
 
     def __init__(self, *args, prompt_names: list[str], connections: list[LlmConnection], **kwargs):
         super().__init__(*args, **kwargs)
@@ -383,6 +391,7 @@ def _start(form: RunStartForm, dataset: Dataset, request) -> ExperimentRun | Non
             model=cleaned["model"].strip(),
             model_parameters=cleaned["model_parameters"],
             concurrency=cleaned["concurrency"],
+            trials=cleaned["trials"] or 1,
             actor=Actor(user=request.user),
         )
     except Conflict as conflict:  # the only conflict: the dataset already has a run of that name

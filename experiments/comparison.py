@@ -9,7 +9,12 @@ the traces' costs) whatever the number of runs and items; the per-item Python wo
 operations, and bootstrap resamples shrink as items grow so the page stays fast.
 
 Scores of an item are the scores of its trace (its task observation's and the trace's own). When a
-name was scored more than once on a trace, the latest score counts. A score name is "boolean" when
+name was scored more than once on a trace, the latest score counts.
+
+A run may hold several trials of an item (each its own trace): the item's cell aggregates them
+first — the mean of each score over its trials (for a boolean score, the share of passing trials),
+their spread and whether they differ — and the paired tests then run on those per-item means
+(STATISTICS.md, "Repeated trials"). Cost and latency count every trial. A score name is "boolean" when
 every score of that name is BOOLEAN, "numeric" when they are NUMERIC (or a NUMERIC/BOOLEAN mix,
 counted as 0/1), otherwise "categorical" (shown, counted, never tested). Deltas and verdicts read
 "higher is better".
@@ -70,9 +75,10 @@ class RunNotFound(LookupError):
 
 
 @dataclass
-class Cell:
-    """One run's result on one item."""
+class Trial:
+    """One execution of an item in a run: its own trace, output and scores."""
 
+    trial: int
     output: Any
     trace_id: str | None
     latency_ms: float | None
@@ -82,12 +88,37 @@ class Cell:
 
 
 @dataclass
+class Cell:
+    """One run's result on one item: its trials, aggregated (see `_cell`)."""
+
+    output: Any
+    trace_id: str | None
+    latency_ms: float | None  # mean over the trials
+    cost: Decimal | None  # sum over the trials
+    error: str | None  # the first failed trial's error
+    scores: dict[str, Any]  # per score: the value, or with several trials their mean
+    trials: list[Trial] = field(default_factory=list)
+    spread: dict[str, float] = field(default_factory=dict)  # per score: SD over ≥ 2 scored trials
+    varies: set[str] = field(default_factory=set)  # scores whose trials disagree
+
+    @property
+    def repeated(self) -> bool:
+        return len(self.trials) > 1
+
+
+@dataclass
 class Row:
     key: str
     linked: bool
     input: Any
     expected_output: Any
     cells: list[Cell | None]  # in the order of Comparison.runs
+
+    @property
+    def flips(self) -> set[str]:
+        """Scores whose outcome differs between the trials of some run on this item."""
+        return set().union(*(cell.varies for cell in self.cells if cell is not None))
+
     # {candidate run_id: {score name: candidate - baseline}}, only where both runs scored the item.
     deltas: dict[str, dict[str, float]] = field(default_factory=dict)
     improved: set[str] = field(default_factory=set)
@@ -99,7 +130,8 @@ class Row:
 class RunSummary:
     run: ExperimentRun
     item_count: int
-    error_count: int
+    trial_count: int
+    error_count: int  # failed trials
     scores: dict[str, MeanCI]
     categories: dict[str, list[tuple[str, int]]]
     cost_total: Decimal | None
@@ -108,6 +140,8 @@ class RunSummary:
     latency: dict[str, float | None]
     run_scores: list[dict[str, Any]]
     latency_n: int = 0  # items with a latency, behind the percentiles
+    max_trials: int = 1
+    variation: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         run = self.run
@@ -119,6 +153,8 @@ class RunSummary:
             "status": run.status,
             "progress": {"total": run.progress_total, "done": run.progress_done, "failed": run.progress_failed},
             "itemCount": self.item_count,
+            "trialCount": self.trial_count,
+            "maxTrials": self.max_trials,
             "errorCount": self.error_count,
             "cost": {
                 "total": _float(self.cost_total),
@@ -129,6 +165,7 @@ class RunSummary:
             "scores": {name: ci.to_dict() for name, ci in self.scores.items()},
             "categories": {name: dict(counts) for name, counts in self.categories.items()},
             "runScores": self.run_scores,
+            "variation": self.variation,
         }
 
 
@@ -207,6 +244,19 @@ class Comparison:
                     "latencyMs": cell.latency_ms,
                     "cost": _float(cell.cost),
                     "error": cell.error,
+                    "trials": [
+                        {
+                            "trial": trial.trial,
+                            "traceId": trial.trace_id,
+                            "scores": trial.scores,
+                            "latencyMs": trial.latency_ms,
+                            "cost": _float(trial.cost),
+                            "error": trial.error,
+                        }
+                        for trial in cell.trials
+                    ],
+                    "spread": cell.spread,
+                    "varies": sorted(cell.varies),
                 }
         return {
             "itemId": row.key,
@@ -215,6 +265,7 @@ class Comparison:
             "deltas": row.deltas,
             "improved": sorted(row.improved),
             "regressed": sorted(row.regressed),
+            "flips": sorted(row.flips),
         }
 
 
@@ -341,6 +392,7 @@ def _run_scores(project: Project, run_ids: list[str]) -> dict[str, list[dict[str
 def _rows(runs: list[ExperimentRun], item_rows: list[dict], item_scores: dict, costs: dict) -> list[Row]:
     column = {run.pk: index for index, run in enumerate(runs)}
     rows: dict[str, Row] = {}
+    trials: dict[tuple[str, int], list[Trial]] = {}
     never = datetime.max
     for item in item_rows:
         key = item["item_key"]
@@ -359,13 +411,16 @@ def _rows(runs: list[ExperimentRun], item_rows: list[dict], item_scores: dict, c
             row.input, row.expected_output = item["dataset_item__input"], item["dataset_item__expected_output"]
         trace_id = item["trace_id"]
         cost = item["cost"] if item["cost"] is not None else costs.get(trace_id)
-        row.cells[column[item["run_id"]]] = Cell(
-            output=item["output"],
-            trace_id=trace_id,
-            latency_ms=item["latency_ms"],
-            cost=cost,
-            error=item["error"],
-            scores=item_scores.get(trace_id, {}) if trace_id else {},
+        trials.setdefault((key, column[item["run_id"]]), []).append(
+            Trial(
+                trial=item["trial"],
+                output=item["output"],
+                trace_id=trace_id,
+                latency_ms=item["latency_ms"],
+                cost=cost,
+                error=item["error"],
+                scores=item_scores.get(trace_id, {}) if trace_id else {},
+            )
         )
         # Dataset order first (item creation), then the earliest run of the item.
         created = item["dataset_item__created_at"]
@@ -373,7 +428,56 @@ def _rows(runs: list[ExperimentRun], item_rows: list[dict], item_scores: dict, c
         candidate = (created is None, _naive(created) if created else never, _naive(started) if started else never, key)
         if not row.sort_key or candidate < row.sort_key:
             row.sort_key = candidate
+    for (key, index), item_trials in trials.items():
+        rows[key].cells[index] = _cell(sorted(item_trials, key=lambda trial: trial.trial))
     return sorted(rows.values(), key=lambda row: row.sort_key)
+
+
+def _cell(trials: list[Trial]) -> Cell:
+    """A run's trials of one item as one cell: what the per-item statistics work on."""
+    first = trials[0]
+    if len(trials) == 1:
+        return Cell(
+            output=first.output,
+            trace_id=first.trace_id,
+            latency_ms=first.latency_ms,
+            cost=first.cost,
+            error=first.error,
+            scores=first.scores,
+            trials=trials,
+        )
+    latencies = [trial.latency_ms for trial in trials if trial.latency_ms is not None]
+    costs = [trial.cost for trial in trials if trial.cost is not None]
+    scores: dict[str, Any] = {}
+    spread: dict[str, float] = {}
+    varies: set[str] = set()
+    for name in sorted({name for trial in trials for name in trial.scores}):
+        values = [trial.scores[name] for trial in trials if trial.scores.get(name) is not None]
+        if not values:
+            continue
+        if any(isinstance(value, str) for value in values):  # categorical: the most frequent label
+            counts = Counter(values)
+            scores[name] = min(counts, key=lambda label: (-counts[label], label))
+            if len(counts) > 1:
+                varies.add(name)
+            continue
+        numbers = [float(value) for value in values]
+        scores[name] = sum(numbers) / len(numbers)  # for a boolean score: the share of passing trials
+        if len(numbers) > 1:
+            spread[name] = float(np.std(numbers, ddof=1))
+            if any(_changed(number, numbers[0]) for number in numbers[1:]):
+                varies.add(name)
+    return Cell(
+        output=first.output,
+        trace_id=first.trace_id,
+        latency_ms=sum(latencies) / len(latencies) if latencies else None,
+        cost=sum(costs, Decimal(0)) if costs else None,
+        error=next((trial.error for trial in trials if trial.error), None),
+        scores=scores,
+        trials=trials,
+        spread=spread,
+        varies=varies,
+    )
 
 
 def _naive(moment: datetime) -> datetime:
@@ -418,23 +522,39 @@ def _resamples(n: int) -> int:
 def _summary(
     run: ExperimentRun, index: int, rows: list[Row], kinds: dict[str, ScoreKind], run_scores: list[dict]
 ) -> RunSummary:
+    """A run's figures: scores per item (trials averaged first), cost and latency over every trial."""
     cells = [row.cells[index] for row in rows if row.cells[index] is not None]
+    trials = [trial for cell in cells for trial in cell.trials]
     scores: dict[str, MeanCI] = {}
     categories: dict[str, list[tuple[str, int]]] = {}
+    variation: dict[str, dict[str, Any]] = {}
     for name, kind in kinds.items():
-        values = [cell.scores[name] for cell in cells if cell.scores.get(name) is not None]
         if kind == "categorical":
-            categories[name] = Counter(values).most_common()
+            categories[name] = Counter(
+                trial.scores[name] for trial in trials if trial.scores.get(name) is not None
+            ).most_common()
         else:
+            values = [cell.scores[name] for cell in cells if cell.scores.get(name) is not None]
             data = np.asarray(values, dtype=float)
             scores[name] = mean_with_ci(data, resamples=_resamples(data.size))
-    costs = [cell.cost for cell in cells if cell.cost is not None]
+        repeated = [cell for cell in cells if name in cell.spread or (kind == "categorical" and _scored_trials(cell, name) > 1)]
+        if repeated:
+            varying = sum(1 for cell in repeated if name in cell.varies)
+            spreads = [cell.spread[name] for cell in repeated if name in cell.spread]
+            variation[name] = {
+                "items": len(repeated),  # items scored in two trials or more
+                "varying": varying,
+                "shareVarying": varying / len(repeated),
+                "meanVariance": float(np.mean(np.square(spreads))) if spreads else None,
+            }
+    costs = [trial.cost for trial in trials if trial.cost is not None]
     cost_total = sum(costs, Decimal(0)) if costs else None
-    latencies = [cell.latency_ms for cell in cells if cell.latency_ms is not None]
+    latencies = [trial.latency_ms for trial in trials if trial.latency_ms is not None]
     return RunSummary(
         run=run,
         item_count=len(cells),
-        error_count=sum(1 for cell in cells if cell.error),
+        trial_count=len(trials),
+        error_count=sum(1 for trial in trials if trial.error),
         scores=scores,
         categories=categories,
         cost_total=cost_total,
@@ -443,7 +563,13 @@ def _summary(
         latency=percentiles(latencies, LATENCY_PERCENTILES),
         run_scores=run_scores,
         latency_n=len(latencies),
+        max_trials=max((len(cell.trials) for cell in cells), default=1),
+        variation=variation,
     )
+
+
+def _scored_trials(cell: Cell, name: str) -> int:
+    return sum(1 for trial in cell.trials if trial.scores.get(name) is not None)
 
 
 def _tests(
@@ -469,7 +595,10 @@ def _tests(
                 continue
             paired = paired_scores_of(rows, base_column, index, name)
             resamples = _resamples(len(paired.item_ids))
-            if kind == "boolean":
+            repeated = any(
+                cell is not None and cell.repeated for row in rows for cell in (row.cells[base_column], row.cells[index])
+            )
+            if kind == "boolean" and not repeated:
                 result = paired_boolean_test(paired.baseline, paired.candidate, resamples=resamples)
             else:
                 result = paired_numeric_test(paired.baseline, paired.candidate, method=method, resamples=resamples)

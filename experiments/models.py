@@ -55,7 +55,12 @@ class ExperimentRun(LeasedJob):
 
 
 class RunItem(models.Model):
-    """One dataset item's result in a run. A run holds each item at most once (latest wins)."""
+    """One trial of one dataset item in a run.
+
+    A run may repeat an item (`trial` 1, 2, …): a platform run with `trials` > 1, or an SDK run
+    that sent the same item with several traces. A trial is its trace: spans of the same trace
+    update their trial, a new trace for the item is a new trial.
+    """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     run = models.ForeignKey(ExperimentRun, on_delete=models.CASCADE, related_name="items")
@@ -66,6 +71,7 @@ class RunItem(models.Model):
         "datasets.DatasetItem", null=True, blank=True, on_delete=models.SET_NULL, related_name="run_items"
     )
     item_version = models.DateTimeField(null=True, blank=True)
+    trial = models.PositiveSmallIntegerField(default=1)
     trace_id = models.CharField(max_length=128, null=True, blank=True)
     observation_id = models.CharField(max_length=128, null=True, blank=True)
     input = models.JSONField(null=True, blank=True)
@@ -83,12 +89,14 @@ class RunItem(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "run", "item_key"], name="runitem_item_unique_in_run"),
+            models.UniqueConstraint(
+                fields=["project", "run", "item_key", "trial"], name="runitem_trial_unique_in_run"
+            ),
         ]
         indexes = [models.Index(fields=["project", "trace_id"], name="runitem_trace")]
 
     def __str__(self) -> str:
-        return f"{self.run_id}:{self.item_key}"
+        return f"{self.run_id}:{self.item_key}" + (f"#{self.trial}" if self.trial != 1 else "")
 
 
 # The gates' models live in their own subpackage; importing them here registers them with the app.

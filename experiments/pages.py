@@ -248,6 +248,17 @@ class ExperimentComparePage(ProjectPageView):
             "is_baseline": comparison.baseline is not None and run.pk == comparison.baseline.pk,
             "progress": progress,
             "items": summary.item_count,
+            "trials": summary.trial_count if summary.max_trials > 1 else None,
+            "variation": [
+                {
+                    "name": name,
+                    "varying": figures["varying"],
+                    "items": figures["items"],
+                    "share": f"{figures['shareVarying']:.0%}",
+                    "variance": number(figures["meanVariance"]) if figures["meanVariance"] is not None else "",
+                }
+                for name, figures in summary.variation.items()
+            ],
             "errors": summary.error_count,
             "cost_total": money(summary.cost_total),
             "cost_mean": money(summary.cost_mean),
@@ -326,6 +337,19 @@ class ExperimentComparePage(ProjectPageView):
                     "trace_id": cell.trace_id,
                     "trace_url": trace_url_prefix + quote(cell.trace_id, safe="") if cell.trace_id else "",
                     "scores": scores,
+                    "trials": [
+                        {
+                            "trial": trial.trial,
+                            "trace_url": trace_url_prefix + quote(trial.trace_id, safe="") if trial.trace_id else "",
+                            "scores": ", ".join(f"{k}={score_text(v)}" for k, v in sorted(trial.scores.items())),
+                            "error": trial.error,
+                        }
+                        for trial in cell.trials
+                    ]
+                    if cell.repeated
+                    else [],
+                    "spread": ", ".join(f"{name} ±{number(sd)}" for name, sd in sorted(cell.spread.items())),
+                    "varies": sorted(cell.varies),
                 }
             )
         return {
@@ -334,5 +358,6 @@ class ExperimentComparePage(ProjectPageView):
             "input": display(row.input),
             "expected": display(row.expected_output),
             "cells": cells,
+            "flips": sorted(row.flips),
             "status": ("mixed" if row.improved else "regressed") if row.regressed else ("improved" if row.improved else ""),
         }

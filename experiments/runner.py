@@ -4,8 +4,9 @@ The algorithm (experiments/RUNNER.md has the longer version):
 
 1. Claim the run's lease (`job_claim`, evalsite/jobs): only one worker executes a run at a time; a
    run whose lease expired (its worker died) can be claimed by the next one.
-2. Work out what is left: the dataset items of the run's version that have no RunItem yet. Items
-   already recorded are never called again, so a resumed run costs nothing twice.
+2. Work out what is left: the (dataset item, trial) pairs of the run's version that have no
+   RunItem yet; a run with `trials` = k repeats every item k times, each trial with its own trace.
+   Trials already recorded are never called again, so a resumed run costs nothing twice.
 3. Queue every pending item on a thread pool as wide as the run's concurrency. Threads only call
    the model; they never touch the database, and never wait for the coordinator.
 4. The coordinating thread collects results and flushes them in batches, each in one transaction:
@@ -53,6 +54,7 @@ FLUSH_EVERY_SECONDS = 0.5
 @dataclass(frozen=True)
 class ItemOutcome:
     item: Any  # a row of datasets.selectors.dataset_items_for_run
+    trial: int
     started_at: datetime
     finished_at: datetime
     result: ChatResult | None
@@ -94,6 +96,7 @@ class Executor:
         self.model = config["model"]
         self.parameters = config.get("modelParameters") or {}
         self.concurrency = max(1, int(config.get("concurrency") or 1))
+        self.trials = max(1, int(config.get("trials") or 1))
         self.prompt = Prompt.objects.get(project=self.project, pk=config["promptId"])
         connection = llm_connection_get_by_id(project=self.project, connection_id=config["connectionId"])
         self.endpoint = llm_endpoint_for(connection)
@@ -101,29 +104,36 @@ class Executor:
 
     # -- what is left ---------------------------------------------------------------------------
 
-    def pending_items(self) -> list:
+    def pending_items(self) -> list[tuple[Any, int]]:
+        """The (item, trial) pairs not recorded yet, every item's trials together."""
         items = dataset_items_for_run(project=self.project, dataset=self.run.dataset, version=self.run.dataset_version)
         recorded = set(
-            RunItem.objects.filter(project=self.project, run=self.run).values_list("item_key", flat=True)
+            RunItem.objects.filter(project=self.project, run=self.run).values_list("item_key", "trial")
         )
-        self.total = len(items)
+        self.total = len(items) * self.trials
         ExperimentRun.objects.filter(pk=self.run.pk).update(progress_total=self.total)
-        return [item for item in items if item.item_id not in recorded]
+        return [
+            (item, trial)
+            for item in items
+            for trial in range(1, self.trials + 1)
+            if (item.item_id, trial) not in recorded
+        ]
 
     # -- calling the model (worker threads: no database access) ---------------------------------
 
-    def call(self, item) -> ItemOutcome:
+    def call(self, unit: tuple[Any, int]) -> ItemOutcome:
+        item, trial = unit
         started = timezone.now()
         messages = None
         try:
             compiled = prompt_compile(self.prompt, template_variables(item.input))
             messages = compiled if isinstance(compiled, list) else [{"role": "user", "content": compiled}]
             result = chat(self.endpoint, model=self.model, messages=messages, parameters=self.parameters)
-            return ItemOutcome(item, started, timezone.now(), result, None, messages)
+            return ItemOutcome(item, trial, started, timezone.now(), result, None, messages)
         except (LLMError, PromptCompileError) as error:
-            return ItemOutcome(item, started, timezone.now(), None, str(error), messages)
+            return ItemOutcome(item, trial, started, timezone.now(), None, str(error), messages)
 
-    def outcomes(self, items: list) -> Iterator[ItemOutcome | None]:
+    def outcomes(self, units: list[tuple[Any, int]]) -> Iterator[ItemOutcome | None]:
         """Results as they complete; None every FLUSH_EVERY_SECONDS without one (a tick to flush on).
 
         Every item is queued on the pool at once, so the threads never wait for the coordinator
@@ -133,9 +143,9 @@ class Executor:
         completed: queue.SimpleQueue[Future] = queue.SimpleQueue()
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"run-{self.run.pk}")
         try:
-            for item in items:
-                pool.submit(self.call, item).add_done_callback(completed.put)
-            for _ in range(len(items)):
+            for unit in units:
+                pool.submit(self.call, unit).add_done_callback(completed.put)
+            for _ in range(len(units)):
                 while True:
                     try:
                         future = completed.get(timeout=FLUSH_EVERY_SECONDS)
@@ -197,9 +207,11 @@ class Executor:
         batch = merge.Batch()
         for outcome in outcomes:
             item, result = outcome.item, outcome.result
-            trace_id, observation_id = self.ids_for(item)
+            trace_id, observation_id = self.ids_for(item, outcome.trial)
             output = result.text if result is not None else None
             metadata = {"experiment_run_id": self.run.run_id, "dataset_item_id": item.item_id}
+            if self.trials > 1:
+                metadata["trial"] = outcome.trial
             observation = {
                 "id": observation_id,
                 "trace_id": trace_id,
@@ -244,7 +256,7 @@ class Executor:
 
     def run_item_for(self, outcome: ItemOutcome) -> RunItem:
         item, result = outcome.item, outcome.result
-        trace_id, observation_id = self.ids_for(item)
+        trace_id, observation_id = self.ids_for(item, outcome.trial)
         cost = self.cost_of(result).get("total")
         return RunItem(
             project=self.project,
@@ -252,6 +264,7 @@ class Executor:
             item_key=item.item_id,
             dataset_item_id=item.dataset_item_pk,
             item_version=self.run.dataset_version,
+            trial=outcome.trial,
             trace_id=trace_id,
             observation_id=observation_id,
             input=item.input,
@@ -265,9 +278,10 @@ class Executor:
             started_at=outcome.started_at,
         )
 
-    def ids_for(self, item) -> tuple[str, str]:
-        """Trace and generation ids derived from (run, item): a re-executed item reuses its ids."""
-        digest = uuid.uuid5(uuid.NAMESPACE_URL, f"evalsite-run:{self.run.run_id}:{item.item_id}").hex
+    def ids_for(self, item, trial: int) -> tuple[str, str]:
+        """Trace and generation ids derived from (run, item, trial): a re-executed trial reuses its ids."""
+        name = f"evalsite-run:{self.run.run_id}:{item.item_id}" + (f":{trial}" if trial > 1 else "")
+        digest = uuid.uuid5(uuid.NAMESPACE_URL, name).hex
         return digest, digest[:16]
 
 

@@ -191,6 +191,7 @@ def run_item_rows_for_runs(*, project: Project, runs: Iterable[ExperimentRun]) -
             "cost",
             "error",
             "started_at",
+            "trial",
         )
     )
 

@@ -233,6 +233,7 @@ def experiment_item_dict(item: RunItem, fields: set[str], scores: list | None = 
         "experimentId": run.run_id,
         "experimentName": run.name,
         "experimentItemId": item.item_key,
+        "trial": item.trial,  # ours: which repetition of the item this is (1 unless the run repeats items)
     }
     if "dataset" in fields:
         data["experimentDatasetId"] = run.dataset_id
@@ -375,6 +376,10 @@ class ExperimentRunStartSerializer(serializers.Serializer):
     model = serializers.CharField()
     modelParameters = serializers.DictField(required=False, allow_null=True)
     concurrency = serializers.IntegerField(required=False, default=8, min_value=1, max_value=64)
+    trials = serializers.IntegerField(
+        required=False, default=1, min_value=1, max_value=20,
+        help_text="How many times each item is run, each trial with its own trace and scores.",
+    )
 
 
 class ExperimentRunStatusSerializer(serializers.ModelSerializer):

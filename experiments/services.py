@@ -14,9 +14,11 @@ the data, not by arrival:
 - a run is upserted by (project, run id); each of its name, description, metadata, dataset and
   dataset version comes from the newest span (latest start time) that carries a value for it, so a
   null never erases a value;
-- a run holds each item once: when the same item arrives again in a run (a re-run with the same run
-  name derives the same run id, so it merges), the span with the latest start time wins, ties broken
-  by observation id so that re-sending a span changes nothing;
+- a run item is a trial of its dataset item, and a trial is its trace: spans of a trace the run
+  already holds update that trial (the latest start time wins, ties broken by observation id, so
+  re-sending a span changes nothing); a new trace for an item already in the run (an SDK run that
+  repeats items, or a re-run with the same run name, which derives the same run id) is a new
+  trial, numbered after the item's trials so far, oldest start first within a batch;
 - `started_at` / `finished_at` of the run span its items (min start, max end).
 
 The batch is handled with a fixed number of queries, whatever its size.
@@ -52,6 +54,7 @@ from prompts.selectors import prompt_get
 RUN_ID_MAX = ExperimentRun._meta.get_field("run_id").max_length
 RUN_NAME_MAX = ExperimentRun._meta.get_field("name").max_length
 MAX_CONCURRENCY = 64
+MAX_TRIALS = 20
 EXECUTE_TASK = "experiments.tasks.execute_run"
 ITEM_KEY_MAX = RunItem._meta.get_field("item_key").max_length
 # Run attribute ← record key.
@@ -127,9 +130,9 @@ def experiment_items_record_from_spans(*, project: Project, records: list[dict[s
     if not records:
         return
 
-    # Per run and attribute, the newest record that has a value; per (run, item), the newest record.
+    # Per run and attribute, the newest record that has a value; per (run, item, trace), the newest record.
     run_values: dict[str, dict[str, tuple[tuple, Any]]] = {}
-    newest_per_item: dict[tuple[str, str], dict] = {}
+    newest_per_item: dict[tuple[str, str, str | None], dict] = {}
     span_per_run: dict[str, tuple[datetime | None, datetime | None]] = {}
     for record in records:
         run_id, recency = record["id"], _newest_first_key(record)
@@ -140,7 +143,7 @@ def experiment_items_record_from_spans(*, project: Project, records: list[dict[s
                 value = value[:RUN_NAME_MAX]
             if value not in (None, "") and (attribute not in values or recency > values[attribute][0]):
                 values[attribute] = (recency, value)
-        item_key = (run_id, record["item_id"])
+        item_key = (run_id, record["item_id"], record.get("trace_id"))
         if item_key not in newest_per_item or recency > _newest_first_key(newest_per_item[item_key]):
             newest_per_item[item_key] = record
         first, last = span_per_run.get(run_id, (None, None))
@@ -178,23 +181,26 @@ def experiment_items_record_from_spans(*, project: Project, records: list[dict[s
     if changed_runs:
         ExperimentRun.objects.bulk_update(changed_runs, [*RUN_ATTRIBUTES, "started_at", "finished_at", "updated_at"])
 
-    dataset_item_pks = dataset_selectors.dataset_item_pks_by_item_id(
-        project=project, item_ids={item_id for _, item_id in newest_per_item}
-    )
-    existing = {
-        (item.run_id, item.item_key): item
-        for item in RunItem.objects.filter(
-            project=project, run__in=list(runs.values()), item_key__in={item_id for _, item_id in newest_per_item}
-        )
-    }
+    item_ids = {item_id for _, item_id, _ in newest_per_item}
+    dataset_item_pks = dataset_selectors.dataset_item_pks_by_item_id(project=project, item_ids=item_ids)
+    existing: dict[tuple[int, str, str | None], RunItem] = {}
+    trials_so_far: dict[tuple[int, str], int] = {}
+    for item in RunItem.objects.filter(project=project, run__in=list(runs.values()), item_key__in=item_ids):
+        existing[(item.run_id, item.item_key, item.trace_id)] = item
+        trials_so_far[(item.run_id, item.item_key)] = max(trials_so_far.get((item.run_id, item.item_key), 0), item.trial)
     to_create, to_update = [], []
     now = timezone.now()
-    for (run_id, item_id), record in newest_per_item.items():
+    # Oldest first, so that the trials a batch adds are numbered in the order they started.
+    for (run_id, item_id, trace_id), record in sorted(newest_per_item.items(), key=lambda kv: _newest_first_key(kv[1])):
         run = runs[run_id]
-        current = existing.get((run.pk, item_id))
+        current = existing.get((run.pk, item_id, trace_id))
         if current is not None and _newest_first_key(record) < _recency(current.started_at, current.observation_id):
-            continue  # an older span of an item the run already holds in a newer version
-        item = current or RunItem(project=project, run=run, item_key=item_id)
+            continue  # an older span of a trial the run already holds in a newer version
+        if current is None:
+            trial = trials_so_far[(run.pk, item_id)] = trials_so_far.get((run.pk, item_id), 0) + 1
+            item = RunItem(project=project, run=run, item_key=item_id, trial=trial)
+        else:
+            item = current
         item.dataset_item_id = dataset_item_pks.get(item_id)
         item.item_version = record.get("item_version")
         item.trace_id = record.get("trace_id")
@@ -272,8 +278,8 @@ def dataset_run_item_link(
     """The legacy `POST /dataset-run-items` (SDK v2–v4 `item.link()`): put a trace into a named run.
 
     The run is the dataset's run of that name, or a new one with the id the v5 SDK would derive, so
-    legacy links and v5 spans of one run name land in one run. A run holds an item once: linking it
-    again points it at the new trace.
+    legacy links and v5 spans of one run name land in one run. Linking the item again with the same
+    trace updates its trial; with another trace it is the item's next trial.
     """
     dataset = dataset_item.dataset
     run = selectors.experiment_run_list_by_name(project=project, dataset=dataset, name=run_name).first()
@@ -302,20 +308,23 @@ def dataset_run_item_link(
     if changed:
         run.save()
 
-    item, _ = RunItem.objects.update_or_create(
-        project=project,
-        run=run,
-        item_key=dataset_item.item_id,
-        defaults={
-            "dataset_item": dataset_item,
-            "item_version": dataset_version,
-            "trace_id": trace_id,
-            "observation_id": observation_id,
-            "input": dataset_item.input,
-            "expected_output": dataset_item.expected_output,
-            "started_at": started,
-        },
-    )
+    trials = list(RunItem.objects.filter(project=project, run=run, item_key=dataset_item.item_id))
+    item = next((trial for trial in trials if trial.trace_id == trace_id), None)
+    if item is None:
+        item = RunItem(
+            project=project,
+            run=run,
+            item_key=dataset_item.item_id,
+            trial=max((trial.trial for trial in trials), default=0) + 1,
+            trace_id=trace_id,
+        )
+    item.dataset_item = dataset_item
+    item.item_version = dataset_version
+    item.observation_id = observation_id
+    item.input = dataset_item.input
+    item.expected_output = dataset_item.expected_output
+    item.started_at = started
+    item.save()
     return item
 
 
@@ -374,6 +383,7 @@ def experiment_run_start(
     prompt_label: str | None = None,
     model_parameters: dict | None = None,
     concurrency: int = 8,
+    trials: int = 1,
     description: str | None = None,
     metadata: dict | None = None,
     actor: Actor = SYSTEM,
@@ -391,6 +401,8 @@ def experiment_run_start(
         raise ValidationError({"model": ["a model name is required"]})
     if not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
         raise ValidationError({"concurrency": [f"must be an integer from 1 to {MAX_CONCURRENCY}"]})
+    if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= MAX_TRIALS:
+        raise ValidationError({"trials": [f"must be an integer from 1 to {MAX_TRIALS}"]})
     if model_parameters is not None and not isinstance(model_parameters, dict):
         raise ValidationError({"model_parameters": ["must be an object"]})
     reserved = sorted(RESERVED_PARAMETERS.intersection(model_parameters or {}))
@@ -407,7 +419,7 @@ def experiment_run_start(
     if ExperimentRun.objects.filter(project=project, dataset=dataset, name=run_name).exists():
         raise Conflict(f"dataset {dataset_name!r} already has a run named {run_name!r}")
     version = dataset_latest_version(project=project, dataset=dataset)
-    total = len(dataset_items_for_run(project=project, dataset=dataset, version=version))
+    total = len(dataset_items_for_run(project=project, dataset=dataset, version=version)) * trials
     run = ExperimentRun.objects.create(
         project=project,
         name=run_name,
@@ -428,6 +440,7 @@ def experiment_run_start(
             "model": model,
             "modelParameters": model_parameters or {},
             "concurrency": concurrency,
+            "trials": trials,
         },
     )
     audit_log_record(

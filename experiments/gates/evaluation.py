@@ -256,7 +256,8 @@ def _differences(comparison: cmp.Comparison, column: int, score: str) -> np.ndar
 def _run_rule(rule: dict, summary: cmp.RunSummary) -> RuleResult:
     kind = rule["type"]
     if kind == "maxErrorRate":
-        n = summary.item_count
+        # Over every trial: with repeated trials, each execution of an item can fail on its own.
+        n = summary.trial_count
         value = summary.error_count / n if n else None
     elif kind == "maxCostPerItem":
         n = summary.cost_n

@@ -35,9 +35,10 @@ class RunItemFactory(factory.django.DjangoModelFactory):
     started_at = factory.LazyFunction(timezone.now)
 
 
-def scored_runs(project, columns: dict[str, list], *, score="accuracy", data_type="NUMERIC", latency=None):
+def scored_runs(project, columns: dict[str, list], *, score="accuracy", data_type="NUMERIC", latency=None, cost=None):
     """Runs named by `columns` ({run name: [score per item, None = item not in the run]}), one run item
-    per value on items item-000, item-001, … with one score each on the item's trace. Returns the runs."""
+    per value on items item-000, item-001, … with one score each on the item's trace. A list of values
+    for an item makes that many trials of it, each with its own trace. Returns the runs."""
     from tests.scoring.factories import ScoreFactory
 
     runs = []
@@ -46,30 +47,35 @@ def scored_runs(project, columns: dict[str, list], *, score="accuracy", data_typ
         for index, value in enumerate(values):
             if value is None:
                 continue
-            item = RunItemFactory(
-                run=run,
-                item_key=f"item-{index:03d}",
-                output=f"{name} says {index}",
-                latency_ms=latency(index) if latency else 100.0 + index,
-            )
-            if data_type == "BOOLEAN":
-                ScoreFactory(
-                    project=project,
-                    trace_id=item.trace_id,
-                    observation_id=item.observation_id,
-                    name=score,
-                    data_type="BOOLEAN",
-                    value=1.0 if value else 0.0,
-                    string_value="True" if value else "False",
+            for trial, trial_value in enumerate(value if isinstance(value, list) else [value], start=1):
+                item = RunItemFactory(
+                    run=run,
+                    item_key=f"item-{index:03d}",
+                    trial=trial,
+                    output=f"{name} says {index}",
+                    latency_ms=latency(index) if latency else 100.0 + index,
+                    cost=cost,
                 )
-            elif data_type == "CATEGORICAL":
-                ScoreFactory(
-                    project=project, trace_id=item.trace_id, name=score, data_type="CATEGORICAL", value=None, string_value=value
-                )
-            else:
-                ScoreFactory(project=project, trace_id=item.trace_id, name=score, value=value)
+                _score(ScoreFactory, project, item, score, data_type, trial_value)
         runs.append(run)
     return runs
+
+
+def _score(ScoreFactory, project, item, score, data_type, value):
+    if data_type == "BOOLEAN":
+        ScoreFactory(
+            project=project,
+            trace_id=item.trace_id,
+            observation_id=item.observation_id,
+            name=score,
+            data_type="BOOLEAN",
+            value=1.0 if value else 0.0,
+            string_value="True" if value else "False",
+        )
+    elif data_type == "CATEGORICAL":
+        ScoreFactory(project=project, trace_id=item.trace_id, name=score, data_type="CATEGORICAL", value=None, string_value=value)
+    else:
+        ScoreFactory(project=project, trace_id=item.trace_id, name=score, value=value)
 
 
 def gate_policy(project, name="release", *, rules=None, baseline=None, method="wilcoxon"):

@@ -41,12 +41,13 @@ def test_linking_an_item_creates_the_run_with_the_id_the_v5_sdk_derives(api, pro
     assert (stored.dataset_item, stored.input, stored.expected_output) == (item, {"q": 1}, "one")
 
 
-def test_linking_the_same_item_again_points_it_at_the_new_trace(api, project, dataset):
+def test_linking_the_same_item_with_another_trace_adds_a_trial_and_with_the_same_trace_updates_it(api, project, dataset):
     item = DatasetItemFactory(dataset=dataset)
-    link(api, item)
-    response = link(api, item, traceId="c" * 32)
-    assert response.status_code == 200
-    assert list(RunItem.objects.filter(project=project).values_list("trace_id", flat=True)) == ["c" * 32]
+    first = link(api, item).json()["traceId"]
+    assert link(api, item, traceId="c" * 32).status_code == 200
+    assert link(api, item, traceId="c" * 32).status_code == 200
+    trials = RunItem.objects.filter(project=project).order_by("trial").values_list("trial", "trace_id")
+    assert list(trials) == [(1, first), (2, "c" * 32)]
 
 
 def test_a_link_needs_a_trace_or_a_known_observation(api, dataset):

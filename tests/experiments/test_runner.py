@@ -201,6 +201,9 @@ def test_a_missing_connection_fails_the_run_with_the_reason(api, project, llm, d
         ({"promptVersion": 9}, "promptName"),
         ({"provider": "nope"}, "provider"),
         ({"concurrency": 0}, "concurrency"),
+        ({"trials": 0}, "trials"),
+        ({"trials": 21}, "trials"),
+        ({"trials": "two"}, "trials"),
         ({"model": ""}, "model"),
         ({"modelParameters": [1]}, "modelParameters"),
         ({"modelParameters": {"messages": []}}, "modelParameters"),
@@ -242,3 +245,38 @@ def test_progress_is_visible_while_a_run_is_queued(api, project, llm, django_cap
     assert body["progress"] == {"total": 4, "done": 0, "failed": 0}
     assert body["config"]["promptVersion"] == 1 and body["datasetName"] == "qa/set"
     assert body["totalCost"] is None or Decimal(str(body["totalCost"])) == 0
+
+
+def test_a_run_with_trials_runs_every_item_that_many_times_each_with_its_own_trace(
+    api, project, llm, django_capture_on_commit_callbacks
+):
+    setup = runner_setup(project, llm, items=4)
+    started = start(api, setup, django_capture_on_commit_callbacks, trials=3)
+    assert started["progress"]["total"] == 12 and started["config"]["trials"] == 3
+    status = api.get(f"experiments/runs/{started['id']}").json()
+    assert (status["status"], status["progress"]) == ("completed", {"total": 12, "done": 12, "failed": 0})
+    run = ExperimentRun.objects.get(project=project, run_id=started["id"])
+    trials = sorted(RunItem.objects.filter(run=run).values_list("item_key", "trial", "trace_id"))
+    assert [(key, trial) for key, trial, _ in trials] == [(f"item-{i}", t) for i in range(4) for t in (1, 2, 3)]
+    assert len({trace_id for _, _, trace_id in trials}) == 12
+    assert Trace.objects.filter(project=project, trace_id__in=[t for _, _, t in trials]).count() == 12
+    assert len(llm.chat_requests) == 12
+    # Cost counts every trial.
+    assert run.total_cost == sum(RunItem.objects.filter(run=run).values_list("cost", flat=True))
+
+
+def test_a_resumed_run_with_trials_calls_the_model_only_for_trials_not_yet_recorded(
+    api, project, llm, django_capture_on_commit_callbacks
+):
+    setup = runner_setup(project, llm, items=2)
+    started = start(api, setup, django_capture_on_commit_callbacks, trials=2)
+    run = ExperimentRun.objects.get(project=project, run_id=started["id"])
+    RunItem.objects.filter(run=run, item_key="item-1", trial=2).delete()
+    ExperimentRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, lease_token="dead-worker", heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    llm.reset()
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs_sweep()
+    assert [r.last_user_message for r in llm.chat_requests] == ["Answer briefly: question item-1"]
+    assert RunItem.objects.filter(run=run).count() == 4

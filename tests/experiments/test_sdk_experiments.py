@@ -88,24 +88,32 @@ def test_sdk_experiments_become_runs_with_items_scores_and_run_scores(live_serve
     run = ExperimentRun.objects.get(project=project, run_id=first.experiment_id)
     assert (run.name, run.dataset) == ("calc v1", stored)
 
-    run_items = {item.item_key: item for item in RunItem.objects.filter(project=project, run=run)}
-    assert set(run_items) == {"q-add", "q-sub", third_id}
-    traces_of_rerun = {result.item.id: result.trace_id for result in again.item_results}
-    for item_key, run_item in run_items.items():
-        assert run_item.dataset_item == items[item_key]
-        # The re-run started later, so its spans won: its output, its trace, its task span.
-        assert run_item.output == solve(items[item_key].input["q"])
-        assert run_item.trace_id == traces_of_rerun[item_key]
-        task = Observation.objects.get(project=project, observation_id=run_item.observation_id)
-        assert (task.trace_id, task.name) == (run_item.trace_id, "experiment-item-task")
-        assert run_item.expected_output == items[item_key].expected_output
-        assert run_item.latency_ms is not None and run_item.error is None
+    # Each call sent every item once more: the run holds two trials of each, one per trace.
+    trials_by_item: dict[str, list[RunItem]] = {}
+    for run_item in RunItem.objects.filter(project=project, run=run).order_by("trial"):
+        trials_by_item.setdefault(run_item.item_key, []).append(run_item)
+    assert set(trials_by_item) == {"q-add", "q-sub", third_id}
+    traces_of = {
+        "careless": {result.item.id: result.trace_id for result in first.item_results},
+        "careful": {result.item.id: result.trace_id for result in again.item_results},
+    }
+    for item_key, trials in trials_by_item.items():
+        assert [trial.trial for trial in trials] == [1, 2]
+        assert {trial.trace_id for trial in trials} == {traces_of["careless"][item_key], traces_of["careful"][item_key]}
+        for run_item in trials:
+            assert run_item.dataset_item == items[item_key]
+            careful_trial = run_item.trace_id == traces_of["careful"][item_key]
+            assert run_item.output == (solve(items[item_key].input["q"]) if careful_trial else "zero")
+            task = Observation.objects.get(project=project, observation_id=run_item.observation_id)
+            assert (task.trace_id, task.name) == (run_item.trace_id, "experiment-item-task")
+            assert run_item.expected_output == items[item_key].expected_output
+            assert run_item.latency_ms is not None and run_item.error is None
 
-        item_scores = Score.objects.filter(project=project, trace_id=run_item.trace_id)
-        assert {(s.name, s.observation_id, s.value) for s in item_scores} == {
-            ("exact", run_item.observation_id, 1.0),
-            ("short", run_item.observation_id, 1.0 if len(run_item.output) <= 4 else 0.0),
-        }
+            item_scores = Score.objects.filter(project=project, trace_id=run_item.trace_id)
+            assert {(s.name, s.observation_id, s.value) for s in item_scores} == {
+                ("exact", run_item.observation_id, 1.0 if careful_trial else 0.0),
+                ("short", run_item.observation_id, 1.0 if len(run_item.output) <= 4 else 0.0),
+            }
 
     run_scores = Score.objects.filter(project=project, dataset_run_id=run.run_id, name="mean_exact")
     assert sorted(score.value for score in run_scores) == [0.0, 1.0]  # one per call of run_experiment
@@ -120,9 +128,13 @@ def test_sdk_experiments_become_runs_with_items_scores_and_run_scores(live_serve
     assert not RunItem.objects.filter(run=local_run, dataset_item__isnull=False).exists()
     assert Score.objects.filter(project=project, dataset_run_id=local.experiment_id, name="mean_exact").count() == 1
 
-    # And the comparison reads it all: the later run-level score wins.
+    # And the comparison reads it all: each item's trials averaged (one right, one wrong: 0.5), every
+    # item's "exact" flips between its trials, and the later run-level score wins.
     comparison = comparison_build(project=project, run_ids=[run.run_id])
     (summary,) = comparison.summaries
-    assert summary.item_count == 3 and summary.scores["exact"].mean == 1.0
+    assert (summary.item_count, summary.trial_count, summary.max_trials) == (3, 6, 2)
+    assert summary.scores["exact"].mean == 0.5
+    assert summary.variation["exact"] == {"items": 3, "varying": 3, "shareVarying": 1.0, "meanVariance": pytest.approx(0.5)}
+    assert all("exact" in row.flips for row in comparison.rows)
     assert comparison.score_kinds == {"exact": "numeric", "short": "boolean"}
     assert [(s["name"], s["value"]) for s in summary.run_scores] == [("mean_exact", 1.0)]

@@ -50,7 +50,9 @@ def state(project):
     ]
     items = [
         (i.run.run_id, i.item_key, i.trace_id, i.observation_id, i.output, i.latency_ms, i.started_at, i.error)
-        for i in RunItem.objects.filter(project=project).select_related("run").order_by("run__run_id", "item_key")
+        for i in RunItem.objects.filter(project=project)
+        .select_related("run")
+        .order_by("run__run_id", "item_key", "started_at")
     ]
     return runs, items
 
@@ -96,8 +98,10 @@ def test_spans_in_any_order_and_any_batching_give_the_same_result(project, victi
         for record in order:  # one span per batch, in this order
             experiment_items_record_from_spans(project=project, records=[record])
         assert state(project) == expected
-    assert expected[1][0][4] == "answer to a at 10"  # the later start won
-    assert expected[1][1][4] == "answer to b at 1"
+    # Each trace of an item is a trial of it: both are kept, whatever the order they came in.
+    assert [item[4] for item in expected[1]] == [
+        "answer to a at 0", "answer to a at 10", "answer to b at -5", "answer to b at 1", "answer to c at 3",
+    ]
 
 
 def test_resending_the_same_spans_changes_nothing(project):
@@ -110,7 +114,7 @@ def test_resending_the_same_spans_changes_nothing(project):
     assert RunItem.objects.filter(project=project).count() == 2
 
 
-def test_a_rerun_with_the_same_run_name_merges_into_one_run_and_the_latest_item_wins(project):
+def test_a_rerun_with_the_same_run_name_merges_into_one_run_as_second_trials(project):
     dataset = DatasetFactory(project=project)
     DatasetItemFactory(dataset=dataset, item_id="q1")
     DatasetItemFactory(dataset=dataset, item_id="q2")
@@ -121,8 +125,12 @@ def test_a_rerun_with_the_same_run_name_merges_into_one_run_and_the_latest_item_
     experiment_items_record_from_spans(project=project, records=first_run)
 
     run = ExperimentRun.objects.get(project=project)
-    outputs = dict(run.items.values_list("item_key", "output"))
-    assert outputs == {"q1": "answer to q1 at 100", "q2": "answer to q2 at 101"}
+    trials = sorted(run.items.values_list("item_key", "trial", "output"))
+    # The re-run arrived first, so its traces are trial 1: trials are numbered as they arrive.
+    assert trials == [
+        ("q1", 1, "answer to q1 at 100"), ("q1", 2, "answer to q1 at 0"),
+        ("q2", 1, "answer to q2 at 101"), ("q2", 2, "answer to q2 at 1"),
+    ]
     assert run.started_at == T0
     assert run.finished_at == T0 + timedelta(seconds=101, milliseconds=250)
 
