@@ -102,6 +102,10 @@ def parse_event(event: Any, *, now: datetime) -> ParsedEvent:
         observation, trace = _observation(body, event_type, timestamp)
         return ParsedEvent(event_id, "observation", observation=observation, traces=[trace])
     if event_type == "score-create":
+        # A score body has no time of its own in the legacy format: the SDK (4.x `create_score(
+        # timestamp=…)`) puts it on the event, and Langfuse stores the event's time as the score's.
+        if body.get("timestamp") is None and event.get("timestamp") is not None:
+            body = {**body, "timestamp": event["timestamp"]}
         return ParsedEvent(event_id, "score", score=body)
     if event_type == "sdk-log":
         return ParsedEvent(event_id, "log")
