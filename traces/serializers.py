@@ -199,6 +199,8 @@ class TraceSerializer(serializers.Serializer):
 
     def to_representation(self, trace):
         data = super().to_representation(trace)
+        # Langfuse's trace model keeps a legacy `externalId` key; it is always null.
+        data["externalId"] = None
         groups = self.context.get("groups")
         if groups is not None and "io" not in groups:
             for key in ("input", "output", "metadata"):

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 TRACE_WITH_DETAILS_KEYS = {
-    "id", "projectId", "timestamp", "name", "input", "output", "sessionId", "release", "version", "userId",
+    "id", "externalId", "projectId", "timestamp", "name", "input", "output", "sessionId", "release", "version", "userId",
     "metadata", "tags", "public", "bookmarked", "environment", "createdAt", "updatedAt", "htmlPath", "latency",
     "totalCost", "observations", "scores",
 }
@@ -126,6 +126,7 @@ def test_trace_detail_has_observations_and_scores(api, traces):
     assert response.status_code == 200
     body = response.json()
     assert body["id"] == "t1" and body["latency"] == 3.0 and body["totalCost"] == 0.75
+    assert body["externalId"] is None  # Langfuse keeps the legacy key, always null
     assert [o["id"] for o in body["observations"]] == ["o1", "o2"]
     root = body["observations"][0]
     assert root["usage"] == {"input": 10, "output": 5, "total": 15, "unit": "TOKENS", "inputCost": None, "outputCost": None, "totalCost": 0.25}
