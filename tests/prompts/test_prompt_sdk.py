@@ -70,7 +70,8 @@ def test_sdk_creates_and_compiles_a_chat_prompt_with_a_placeholder(langfuse, pro
     assert prompt_compile(Prompt.objects.get(project=project, name="agents/qa"), variables) == compiled
 
     by_version = langfuse.get_prompt("agents/qa", type="chat", version=1, cache_ttl_seconds=0)
-    assert by_version.version == 1 and by_version.labels == ["latest", "production"]
+    # The given labels first and `latest` last, as Langfuse lists them.
+    assert by_version.version == 1 and by_version.labels == ["production", "latest"]
 
 
 def test_sdk_update_prompt_moves_a_label_and_a_missing_prompt_raises_not_found(langfuse):
