@@ -94,7 +94,9 @@ class TraceViewSet(ProjectScopedViewSet):
             stats.total_cost += observation.total_cost or 0
         context = {"stats": {trace_id: stats}, "score_ids": {}, "groups": None}
         data = TraceWithDetailsSerializer(trace, context=context).data
-        data["observations"] = ObservationSerializer(observations, many=True).data
+        data["observations"] = ObservationSerializer(
+            observations, many=True, context={"prompt_ids": prompt_ids_for(self.project, observations)}
+        ).data
         data["scores"] = [
             score for source in hooks.trace_scores for score in source.scores(project=self.project, trace=trace)
         ]
@@ -133,13 +135,15 @@ class ObservationViewSet(ProjectScopedViewSet):
             "-start_time", "-id"
         )
         page = self.paginate_queryset(observations)
-        return self.get_paginated_response(ObservationSerializer(page, many=True).data)
+        context = {"prompt_ids": prompt_ids_for(self.project, page)}
+        return self.get_paginated_response(ObservationSerializer(page, many=True, context=context).data)
 
     def retrieve(self, request, observation_id):
         observation = observation_get(project=self.project, observation_id=observation_id)
         if observation is None:
             raise NotFound(f"Observation not found: {observation_id}")
-        return Response(ObservationSerializer(observation).data)
+        context = {"prompt_ids": prompt_ids_for(self.project, [observation])}
+        return Response(ObservationSerializer(observation, context=context).data)
 
 
 class ObservationV2ViewSet(ProjectScopedViewSet):
@@ -176,8 +180,15 @@ class ObservationV2ViewSet(ProjectScopedViewSet):
         needs_trace = bool(groups & {"basic", "trace_context"})
         traces = trace_context(project=self.project, trace_ids={o.trace_id for o in page}) if needs_trace and page else {}
         expand = {key.strip() for key in (data.get("expandMetadata") or "").split(",") if key.strip()}
+        prompt_ids = prompt_ids_for(self.project, page) if "prompt" in groups else {}
         items = [
-            observation_v2(observation, groups=groups, trace=traces.get(observation.trace_id), expand_metadata=expand)
+            observation_v2(
+                observation,
+                groups=groups,
+                trace=traces.get(observation.trace_id),
+                expand_metadata=expand,
+                prompt_ids=prompt_ids,
+            )
             for observation in page
         ]
         return Response({"data": items, "meta": {"cursor": cursor}})
@@ -242,6 +253,19 @@ class DailyMetricsViewSet(ProjectScopedViewSet):
         days = daily_metrics(project=self.project, **query.selector_filters())
         page = self.paginate_queryset(_Sized(days))
         return self.get_paginated_response([daily_metrics_row(day) for day in page])
+
+
+def prompt_ids_for(project, observations) -> dict[tuple[str, int], str]:
+    """(prompt name, version) → prompt id for the prompts these observations name: one query
+    when some does, none otherwise (traces.hooks.prompt_ids)."""
+    versions = {
+        (o.prompt_name, o.prompt_version) for o in observations if o.prompt_name and o.prompt_version is not None
+    }
+    found: dict[tuple[str, int], str] = {}
+    if versions:
+        for source in hooks.prompt_ids:
+            found.update(source.prompt_ids(project=project, versions=versions))
+    return found
 
 
 def _query_dict(request, *, lists: tuple[str, ...]) -> dict:

@@ -244,8 +244,13 @@ def legacy_usage(observation) -> dict:
     }
 
 
+def prompt_id(observation, prompt_ids: dict[tuple[str, int], str]) -> str | None:
+    return prompt_ids.get((observation.prompt_name, observation.prompt_version))
+
+
 class ObservationSerializer(serializers.Serializer):
-    """Langfuse's `ObservationsView` (v1 observations, and a trace's observations)."""
+    """Langfuse's `ObservationsView` (v1 observations, and a trace's observations). The view
+    passes `prompt_ids` ((name, version) → prompt id, traces.api.prompt_ids_for) in the context."""
 
     id = serializers.CharField(source="observation_id")
     projectId = serializers.CharField(source="project_id")
@@ -276,7 +281,7 @@ class ObservationSerializer(serializers.Serializer):
     def to_representation(self, observation):
         data = super().to_representation(observation)
         data["usage"] = legacy_usage(observation)
-        data["promptId"] = None
+        data["promptId"] = prompt_id(observation, self.context.get("prompt_ids", {}))
         data["modelId"] = None
         data["inputPrice"] = None
         data["outputPrice"] = None
@@ -291,7 +296,9 @@ class ObservationSerializer(serializers.Serializer):
         return data
 
 
-def observation_v2(observation, *, groups: set[str], trace: dict | None, expand_metadata: set[str]) -> dict:
+def observation_v2(
+    observation, *, groups: set[str], trace: dict | None, expand_metadata: set[str], prompt_ids: dict | None = None
+) -> dict:
     """Langfuse's `ObservationV2` with the requested field groups (core always)."""
     data = {
         "id": observation.observation_id,
@@ -339,7 +346,11 @@ def observation_v2(observation, *, groups: set[str], trace: dict | None, expand_
             usagePricingTierName=None,
         )
     if "prompt" in groups:
-        data.update(promptId=None, promptName=observation.prompt_name, promptVersion=observation.prompt_version)
+        data.update(
+            promptId=prompt_id(observation, prompt_ids or {}),
+            promptName=observation.prompt_name,
+            promptVersion=observation.prompt_version,
+        )
     if "metrics" in groups:
         data.update(
             latency=_seconds(observation.start_time, observation.end_time),
