@@ -16,6 +16,8 @@ from typing import Any
 
 from evalsite import text, timestamps
 
+from ..usage import normalised_usage as usage_model
+from ..usage import with_total
 from .decode import SpanRecord
 
 LANGFUSE_SCOPE_NAME = "langfuse-sdk"
@@ -428,10 +430,11 @@ def _parameter_value(value: Any) -> Any:
 
 
 def usage_details(attributes: Mapping[str, Any]) -> dict[str, int]:
+    """Langfuse's usage keys (ingestion/usage.py), with a `total` whenever there is a count."""
     provided = parse_json_or_raw(attributes.get(OBSERVATION_USAGE_DETAILS))
     if isinstance(provided, dict):
-        return _int_values(provided)
-    return normalised_usage(attributes)
+        return usage_model(provided)
+    return with_total(normalised_usage(attributes))
 
 
 def normalised_usage(attributes: Mapping[str, Any]) -> dict[str, int]:
@@ -459,11 +462,6 @@ def normalised_usage(attributes: Mapping[str, Any]) -> dict[str, int]:
 def _subtract_part(usage: dict[str, int], *, whole: str, part: str) -> None:
     if whole in usage and part in usage:
         usage[whole] = max(usage[whole] - usage[part], 0)
-
-
-def _int_values(mapping: Mapping[str, Any]) -> dict[str, int]:
-    converted = {str(key): _as_int(value) for key, value in mapping.items()}
-    return {key: value for key, value in converted.items() if value is not None}
 
 
 def cost_details(attributes: Mapping[str, Any]) -> dict[str, float]:

@@ -295,7 +295,7 @@ def test_gen_ai_usage_subtracts_cached_tokens_from_input_and_reasoning_tokens_fr
 def test_legacy_prompt_and_completion_token_names_are_normalised():
     span = make_span({"gen_ai.usage.prompt_tokens": "12", "gen_ai.usage.completion_tokens": 3})
 
-    assert map_span(span).observation["usage_details"] == {"input": 12, "output": 3}
+    assert map_span(span).observation["usage_details"] == {"input": 12, "output": 3, "total": 15}
 
 
 def test_gen_ai_request_attributes_become_stringified_model_parameters_without_the_model():
