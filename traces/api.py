@@ -16,7 +16,7 @@ from evalsite.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PagePagination, po
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
 from traces import hooks
-from traces.filters import observation_filter_q, parse_filter
+from traces.filters import observation_filter_q, parse_filter, trace_filter_fields, trace_filter_q
 from traces.models import Observation, Trace
 from traces.selectors import (
     TraceStats,
@@ -64,7 +64,11 @@ class TraceViewSet(ProjectScopedViewSet):
         query.is_valid(raise_exception=True)
         groups = query.validated_data.get("fields")
         groups = set(groups) if groups else None
-        traces = self.paginate_queryset(trace_list(project=self.project, **query.selector_filters()))
+        conditions = parse_filter(query.validated_data["filter"]) if query.validated_data.get("filter") else []
+        traces = trace_list(project=self.project, **query.selector_filters(overridden=trace_filter_fields(conditions)))
+        if conditions:
+            traces = traces.filter(trace_filter_q(conditions=conditions))
+        traces = self.paginate_queryset(traces)
         trace_ids = [trace.trace_id for trace in traces]
         wanted = set(TRACE_FIELD_GROUPS) if groups is None else groups
         stats = (
@@ -131,9 +135,16 @@ class ObservationViewSet(ProjectScopedViewSet):
     def list(self, request):
         query = ObservationListQuerySerializer(data=_query_dict(request, lists=("environment",)))
         query.is_valid(raise_exception=True)
-        observations = observation_list(project=self.project, **query.selector_filters()).order_by(
-            "-start_time", "-id"
-        )
+        if query.validated_data.get("filter"):
+            # The structured filter takes precedence over the single-value filters, as on v2
+            # (the 4.x SDK's batch evaluation of observations sends it here).
+            conditions = parse_filter(query.validated_data["filter"])
+            observations = observation_list(project=self.project).filter(
+                observation_filter_q(project=self.project, conditions=conditions)
+            )
+        else:
+            observations = observation_list(project=self.project, **query.selector_filters())
+        observations = observations.order_by("-start_time", "-id")
         page = self.paginate_queryset(observations)
         context = {"prompt_ids": prompt_ids_for(self.project, page)}
         return self.get_paginated_response(ObservationSerializer(page, many=True, context=context).data)

@@ -72,6 +72,11 @@ class TraceListQuerySerializer(serializers.Serializer):
     release = serializers.CharField(required=False)
     environment = serializers.ListField(child=serializers.CharField(), required=False)
     fields = CommaSeparatedField(choices=TRACE_FIELD_GROUPS, required=False)
+    filter = serializers.CharField(
+        required=False,
+        help_text="JSON array of filter conditions {type, column, operator, value, key?}; a condition "
+        "on a field replaces that field's single-value parameter",
+    )
 
     def validate_orderBy(self, value):
         column, _, direction = value.partition(".")
@@ -82,9 +87,22 @@ class TraceListQuerySerializer(serializers.Serializer):
             )
         return column, direction
 
-    def selector_filters(self) -> dict:
+    # Trace field → the selector filters of the single-value parameters on it.
+    SELECTOR_FILTERS_BY_FIELD = {
+        "user_id": ("user_id",),
+        "name": ("name",),
+        "session_id": ("session_id",),
+        "timestamp": ("from_timestamp", "to_timestamp"),
+        "tags": ("tags",),
+        "version": ("version",),
+        "release": ("release",),
+        "environment": ("environments",),
+    }
+
+    def selector_filters(self, *, overridden: set[str] = frozenset()) -> dict:
+        """The single-value filters, without those on the `overridden` Trace fields."""
         data = self.validated_data
-        return {
+        filters = {
             "user_id": data.get("userId"),
             "name": data.get("name"),
             "session_id": data.get("sessionId"),
@@ -96,6 +114,10 @@ class TraceListQuerySerializer(serializers.Serializer):
             "environments": data.get("environment"),
             "order_by": data.get("orderBy") or ("timestamp", "desc"),
         }
+        for field in overridden:
+            for key in self.SELECTOR_FILTERS_BY_FIELD.get(field, ()):
+                filters[key] = None
+        return filters
 
 
 class TraceDeleteSerializer(serializers.Serializer):
@@ -116,6 +138,7 @@ class ObservationListQuerySerializer(serializers.Serializer):
     version = serializers.CharField(required=False)
     fromStartTime = TimestampField(required=False)
     toStartTime = TimestampField(required=False)
+    filter = serializers.CharField(required=False, help_text="JSON array of filter conditions")
 
     def selector_filters(self) -> dict:
         data = self.validated_data
@@ -139,7 +162,6 @@ class ObservationV2QuerySerializer(ObservationListQuerySerializer):
     expandMetadata = serializers.CharField(required=False)
     isRootObservation = serializers.BooleanField(required=False, allow_null=True, default=None)
     parseIoAsJson = serializers.BooleanField(required=False, default=False)
-    filter = serializers.CharField(required=False, help_text="JSON array of filter conditions")
 
     def validate_parseIoAsJson(self, value):
         if value:
