@@ -109,7 +109,7 @@ class DatasetItemViewSet(ProjectScopedViewSet):
         ]
     )
     def list(self, request):
-        """ACTIVE items, current or as of `version`, oldest first."""
+        """ACTIVE items, current or as of `version`, newest first (as Langfuse lists them)."""
         query = DatasetItemListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -122,7 +122,7 @@ class DatasetItemViewSet(ProjectScopedViewSet):
             version=params.get("version"),
             source_trace_id=params.get("sourceTraceId"),
             source_observation_id=params.get("sourceObservationId"),
-        )
+        ).reverse()
         page = self.paginate_queryset(items)
         return self.get_paginated_response(DatasetItemSerializer(page, many=True).data)
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from evalsite import timestamps
+from ingestion.usage import openai_usage, with_total
 from scoring.validation import finite_number
 from traces.merge import observation_contribution, trace_contribution
 
@@ -102,6 +103,10 @@ def parse_event(event: Any, *, now: datetime) -> ParsedEvent:
         observation, trace = _observation(body, event_type, timestamp)
         return ParsedEvent(event_id, "observation", observation=observation, traces=[trace])
     if event_type == "score-create":
+        # A score body has no time of its own in the legacy format: the SDK (4.x `create_score(
+        # timestamp=…)`) puts it on the event, and Langfuse stores the event's time as the score's.
+        if body.get("timestamp") is None and event.get("timestamp") is not None:
+            body = {**body, "timestamp": event["timestamp"]}
         return ParsedEvent(event_id, "score", score=body)
     if event_type == "sdk-log":
         return ParsedEvent(event_id, "log")
@@ -291,7 +296,8 @@ def _usage(body: dict) -> tuple[dict[str, int], dict[str, float]]:
                         usage[f"{key}.{inner}"] = _count(count, f"body.usageDetails.{key}.{inner}")
             elif value is not None:
                 usage[LEGACY_USAGE_KEYS.get(key, key)] = _count(value, f"body.usageDetails.{key}")
-        return usage, cost
+        # OpenAI's usage shapes map onto Langfuse's keys with their details (ingestion/usage.py).
+        return with_total(openai_usage(details) or usage), cost
     legacy = body.get("usage")
     if legacy is None:
         return usage, cost
@@ -304,7 +310,7 @@ def _usage(body: dict) -> tuple[dict[str, int], dict[str, float]]:
             cost[LEGACY_COST_KEYS[key]] = _amount(value, f"body.usage.{key}")
         elif key in LEGACY_USAGE_KEYS:
             usage[LEGACY_USAGE_KEYS[key]] = _count(value, f"body.usage.{key}")
-    return usage, cost
+    return with_total(usage), cost
 
 
 def _cost(body: dict) -> dict[str, float]:

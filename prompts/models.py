@@ -46,6 +46,11 @@ class Prompt(models.Model):
         """The version's labels, sorted (prefetch ``label_rows`` to read them without a query)."""
         return sorted(row.label for row in self.label_rows.all())
 
+    def labels_in_order(self) -> list[str]:
+        """The version's labels in the order they were put on it, as the API lists them: a new
+        version's given labels, then ``latest`` (prefetch ``label_rows`` to skip the query)."""
+        return [row.label for row in sorted(self.label_rows.all(), key=lambda row: row.pk)]
+
 
 class PromptLabel(models.Model):
     """A label points at one version of a prompt name; the constraint keeps labels unique per name."""

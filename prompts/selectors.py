@@ -42,6 +42,18 @@ def prompt_get(
     return found
 
 
+def prompt_ids_by_version(*, project: Project, versions: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """{(name, version): prompt id} for the given versions that exist, in one query."""
+    if not versions:
+        return {}
+    rows = Prompt.objects.filter(
+        project=project,
+        name__in={name for name, _ in versions},
+        version__in={version for _, version in versions},
+    ).values_list("name", "version", "id")
+    return {(name, version): prompt_id for name, version, prompt_id in rows if (name, version) in versions}
+
+
 def prompt_version_numbers(*, project: Project, name: str) -> list[int]:
     return list(
         Prompt.objects.filter(project=project, name=name)

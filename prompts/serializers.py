@@ -85,7 +85,7 @@ class PromptSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def get_labels(self, prompt) -> list[str]:
-        return prompt.label_names()
+        return prompt.labels_in_order()
 
     def get_isActive(self, prompt) -> bool | None:
         return None  # upstream's legacy flag, superseded by labels

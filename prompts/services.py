@@ -281,7 +281,12 @@ def prompt_labels_add(
     if LATEST_LABEL in labels and target.version != versions[0].version:
         refusal = f"'{LATEST_LABEL}' always marks the newest version (v{versions[0].version}); it cannot be assigned."
         raise ValidationError({"labels": [refusal]})
-    _move_labels(project=project, name=name, labels=labels, target=target)
+    # The wire lists a version's labels in the order they were put on it (`Prompt.labels_in_order`),
+    # and Langfuse puts the new labels before those the version already had: the kept ones are
+    # put on again after the new ones.
+    kept = [label for label in target.labels_in_order() if label not in labels]
+    PromptLabel.objects.filter(prompt=target, label__in=kept).delete()
+    _move_labels(project=project, name=name, labels=[*labels, *kept], target=target)
     _touch(target)
     return prompt_get(project=project, name=name, version=version)
 

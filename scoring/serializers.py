@@ -15,7 +15,11 @@ from scoring.selectors import VALUE_OPERATORS
 
 
 class ScoreSerializer(serializers.Serializer):
-    """v1/v2 score: numeric `value` (null when there is none) beside `stringValue`.
+    """v1/v2 score: numeric `value` beside `stringValue`.
+
+    The wire types a categorical score's `value` as a number (the 4.x SDK refuses a null): it is
+    the category's value from the score's config, stored at ingestion, else 0, as Langfuse
+    stores it. Text scores have no numeric value (null).
 
     `trace` is `{userId, tags, environment}` of the scored trace when it has arrived; the view
     passes the summaries in the context (`trace_summaries`), loaded in one query per page.
@@ -24,7 +28,7 @@ class ScoreSerializer(serializers.Serializer):
     id = serializers.CharField(source="score_id")
     projectId = serializers.CharField(source="project_id")
     name = serializers.CharField()
-    value = serializers.FloatField(allow_null=True)
+    value = serializers.SerializerMethodField()
     stringValue = serializers.CharField(source="string_value", allow_null=True)
     dataType = serializers.CharField(source="data_type")
     source = serializers.CharField()
@@ -42,6 +46,11 @@ class ScoreSerializer(serializers.Serializer):
     sessionId = serializers.CharField(source="session_id", allow_null=True)
     datasetRunId = serializers.CharField(source="dataset_run_id", allow_null=True)
     trace = serializers.SerializerMethodField()
+
+    def get_value(self, score) -> float | None:
+        if score.value is None and score.data_type == ScoreDataType.CATEGORICAL:
+            return 0.0
+        return score.value
 
     def get_trace(self, score) -> dict | None:
         summary = self.context.get("trace_summaries", {}).get(score.trace_id)

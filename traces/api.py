@@ -16,7 +16,7 @@ from evalsite.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PagePagination, po
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
 from traces import hooks
-from traces.filters import observation_filter_q, parse_filter
+from traces.filters import observation_filter_q, parse_filter, trace_filter_fields, trace_filter_q
 from traces.models import Observation, Trace
 from traces.selectors import (
     TraceStats,
@@ -64,7 +64,11 @@ class TraceViewSet(ProjectScopedViewSet):
         query.is_valid(raise_exception=True)
         groups = query.validated_data.get("fields")
         groups = set(groups) if groups else None
-        traces = self.paginate_queryset(trace_list(project=self.project, **query.selector_filters()))
+        conditions = parse_filter(query.validated_data["filter"]) if query.validated_data.get("filter") else []
+        traces = trace_list(project=self.project, **query.selector_filters(overridden=trace_filter_fields(conditions)))
+        if conditions:
+            traces = traces.filter(trace_filter_q(conditions=conditions))
+        traces = self.paginate_queryset(traces)
         trace_ids = [trace.trace_id for trace in traces]
         wanted = set(TRACE_FIELD_GROUPS) if groups is None else groups
         stats = (
@@ -94,7 +98,9 @@ class TraceViewSet(ProjectScopedViewSet):
             stats.total_cost += observation.total_cost or 0
         context = {"stats": {trace_id: stats}, "score_ids": {}, "groups": None}
         data = TraceWithDetailsSerializer(trace, context=context).data
-        data["observations"] = ObservationSerializer(observations, many=True).data
+        data["observations"] = ObservationSerializer(
+            observations, many=True, context={"prompt_ids": prompt_ids_for(self.project, observations)}
+        ).data
         data["scores"] = [
             score for source in hooks.trace_scores for score in source.scores(project=self.project, trace=trace)
         ]
@@ -129,17 +135,26 @@ class ObservationViewSet(ProjectScopedViewSet):
     def list(self, request):
         query = ObservationListQuerySerializer(data=_query_dict(request, lists=("environment",)))
         query.is_valid(raise_exception=True)
-        observations = observation_list(project=self.project, **query.selector_filters()).order_by(
-            "-start_time", "-id"
-        )
+        if query.validated_data.get("filter"):
+            # The structured filter takes precedence over the single-value filters, as on v2
+            # (the 4.x SDK's batch evaluation of observations sends it here).
+            conditions = parse_filter(query.validated_data["filter"])
+            observations = observation_list(project=self.project).filter(
+                observation_filter_q(project=self.project, conditions=conditions)
+            )
+        else:
+            observations = observation_list(project=self.project, **query.selector_filters())
+        observations = observations.order_by("-start_time", "-id")
         page = self.paginate_queryset(observations)
-        return self.get_paginated_response(ObservationSerializer(page, many=True).data)
+        context = {"prompt_ids": prompt_ids_for(self.project, page)}
+        return self.get_paginated_response(ObservationSerializer(page, many=True, context=context).data)
 
     def retrieve(self, request, observation_id):
         observation = observation_get(project=self.project, observation_id=observation_id)
         if observation is None:
             raise NotFound(f"Observation not found: {observation_id}")
-        return Response(ObservationSerializer(observation).data)
+        context = {"prompt_ids": prompt_ids_for(self.project, [observation])}
+        return Response(ObservationSerializer(observation, context=context).data)
 
 
 class ObservationV2ViewSet(ProjectScopedViewSet):
@@ -176,8 +191,15 @@ class ObservationV2ViewSet(ProjectScopedViewSet):
         needs_trace = bool(groups & {"basic", "trace_context"})
         traces = trace_context(project=self.project, trace_ids={o.trace_id for o in page}) if needs_trace and page else {}
         expand = {key.strip() for key in (data.get("expandMetadata") or "").split(",") if key.strip()}
+        prompt_ids = prompt_ids_for(self.project, page) if "prompt" in groups else {}
         items = [
-            observation_v2(observation, groups=groups, trace=traces.get(observation.trace_id), expand_metadata=expand)
+            observation_v2(
+                observation,
+                groups=groups,
+                trace=traces.get(observation.trace_id),
+                expand_metadata=expand,
+                prompt_ids=prompt_ids,
+            )
             for observation in page
         ]
         return Response({"data": items, "meta": {"cursor": cursor}})
@@ -242,6 +264,19 @@ class DailyMetricsViewSet(ProjectScopedViewSet):
         days = daily_metrics(project=self.project, **query.selector_filters())
         page = self.paginate_queryset(_Sized(days))
         return self.get_paginated_response([daily_metrics_row(day) for day in page])
+
+
+def prompt_ids_for(project, observations) -> dict[tuple[str, int], str]:
+    """(prompt name, version) → prompt id for the prompts these observations name: one query
+    when some does, none otherwise (traces.hooks.prompt_ids)."""
+    versions = {
+        (o.prompt_name, o.prompt_version) for o in observations if o.prompt_name and o.prompt_version is not None
+    }
+    found: dict[tuple[str, int], str] = {}
+    if versions:
+        for source in hooks.prompt_ids:
+            found.update(source.prompt_ids(project=project, versions=versions))
+    return found
 
 
 def _query_dict(request, *, lists: tuple[str, ...]) -> dict:

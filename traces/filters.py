@@ -1,4 +1,4 @@
-"""The structured `filter` parameter of `GET /api/public/v2/observations`.
+"""The structured `filter` parameter of `GET /api/public/traces`, `/observations` and `/v2/observations`.
 
 A JSON array of conditions `{type, column, operator, value, key?}` (Langfuse's filter format),
 turned into one Django `Q`. Columns of the observation's trace (userId, sessionId, traceName,
@@ -63,6 +63,19 @@ KIND_TYPES = {
 # Numbers reach BIGINT and DECIMAL columns and SQLite's 64-bit integers: no larger magnitude.
 MAX_NUMBER = 2**63 - 1
 TAG_COLUMNS = ("traceTags", "tags")
+# Columns of `GET /traces?filter=` (Langfuse's names, aliases included) → Trace fields.
+TRACE_FILTER_COLUMNS = {
+    "id": "trace_id",
+    "traceId": "trace_id",
+    "name": "name",
+    "traceName": "name",
+    "timestamp": "timestamp",
+    "userId": "user_id",
+    "sessionId": "session_id",
+    "version": "version",
+    "release": "release",
+    "environment": "environment",
+}
 STRING_OPERATORS = {"=": "exact", "contains": "contains", "starts with": "startswith", "ends with": "endswith"}
 COMPARISONS = {"=": "exact", ">": "gt", "<": "lt", ">=": "gte", "<=": "lte"}
 
@@ -149,6 +162,48 @@ def _condition(project: Project, index: int, condition: dict[str, Any]) -> Q:
             _fail(index, f"{column} is a {column_kind} column: its filter type must be one of {allowed}")
         return _field(index, OBSERVATION_COLUMNS[column], kind, operator, value)
     _fail(index, f"unknown column {column!r}")
+
+
+def trace_filter_q(*, conditions: list[dict[str, Any]]) -> Q:
+    """One `Q` on traces for the conditions of `GET /traces?filter=` (all must hold)."""
+    query = Q()
+    for index, condition in enumerate(conditions):
+        query &= _trace_condition(index, condition)
+    return query
+
+
+def trace_filter_fields(conditions: list[dict[str, Any]]) -> set[str]:
+    """The Trace fields the conditions constrain: the single-value parameters on the same fields
+    give way to them, as upstream ("advanced filters take precedence")."""
+    fields = set()
+    for condition in conditions:
+        column = condition.get("column")
+        if column in TRACE_FILTER_COLUMNS:
+            fields.add(TRACE_FILTER_COLUMNS[column])
+        elif column in TAG_COLUMNS:
+            fields.add("tags")
+    return fields
+
+
+def _trace_condition(index: int, condition: dict[str, Any]) -> Q:
+    column, operator, value = condition.get("column"), condition.get("operator"), condition.get("value")
+    kind = condition.get("type")
+    if column == "metadata":
+        return _metadata(index, condition.get("key"), operator, value)
+    if column in TAG_COLUMNS:
+        return _tags(index, operator, value)
+    if column == "bookmarked":
+        if kind != "boolean" or operator not in ("=", "<>") or not isinstance(value, bool):
+            _fail(index, "bookmarked takes a boolean with operator = or <>")
+        return Q(bookmarked=value if operator == "=" else not value)
+    if column in TRACE_FILTER_COLUMNS:
+        column_kind = "datetime" if column == "timestamp" else "string"
+        if kind not in KIND_TYPES[column_kind]:
+            allowed = ", ".join(sorted(KIND_TYPES[column_kind]))
+            _fail(index, f"{column} is a {column_kind} column: its filter type must be one of {allowed}")
+        return _field(index, TRACE_FILTER_COLUMNS[column], kind, operator, value)
+    known = ", ".join([*TRACE_FILTER_COLUMNS, *TAG_COLUMNS, "metadata", "bookmarked"])
+    _fail(index, f"unknown column {column!r}; trace filters take {known}")
 
 
 def _trace_subquery(project: Project, trace_q: Q) -> Q:

@@ -14,6 +14,9 @@ dataset items, later evaluations, comments, queues). Each such app registers her
   so rows hanging off a trace id go with it. Registered by `scoring` (the traces' scores).
 - `trace_admin_actions`, `observation_admin_actions`: actions of the Trace and Observation admins.
   Registered by `datasets` ("add to a dataset").
+- `prompt_ids`: the id of the prompt version a generation names (`promptId` on the wire; traces
+  stores only the name and version, and `prompts` sits beside it, not below). Registered by
+  `ingestion`, which links generations to prompts.
 """
 
 from __future__ import annotations
@@ -43,6 +46,14 @@ class TraceScoreSource(Protocol):
 
 
 trace_scores: ExtensionPoint[TraceScoreSource] = ExtensionPoint("traces.trace_scores")
+
+
+class PromptIdSource(Protocol):
+    def prompt_ids(self, *, project: Project, versions: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """(prompt name, version) → the id of that prompt version, for those that exist. One query."""
+
+
+prompt_ids: ExtensionPoint[PromptIdSource] = ExtensionPoint("traces.prompt_ids")
 
 
 # --- the trace page -------------------------------------------------------------------------

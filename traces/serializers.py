@@ -72,6 +72,11 @@ class TraceListQuerySerializer(serializers.Serializer):
     release = serializers.CharField(required=False)
     environment = serializers.ListField(child=serializers.CharField(), required=False)
     fields = CommaSeparatedField(choices=TRACE_FIELD_GROUPS, required=False)
+    filter = serializers.CharField(
+        required=False,
+        help_text="JSON array of filter conditions {type, column, operator, value, key?}; a condition "
+        "on a field replaces that field's single-value parameter",
+    )
 
     def validate_orderBy(self, value):
         column, _, direction = value.partition(".")
@@ -82,9 +87,22 @@ class TraceListQuerySerializer(serializers.Serializer):
             )
         return column, direction
 
-    def selector_filters(self) -> dict:
+    # Trace field → the selector filters of the single-value parameters on it.
+    SELECTOR_FILTERS_BY_FIELD = {
+        "user_id": ("user_id",),
+        "name": ("name",),
+        "session_id": ("session_id",),
+        "timestamp": ("from_timestamp", "to_timestamp"),
+        "tags": ("tags",),
+        "version": ("version",),
+        "release": ("release",),
+        "environment": ("environments",),
+    }
+
+    def selector_filters(self, *, overridden: set[str] = frozenset()) -> dict:
+        """The single-value filters, without those on the `overridden` Trace fields."""
         data = self.validated_data
-        return {
+        filters = {
             "user_id": data.get("userId"),
             "name": data.get("name"),
             "session_id": data.get("sessionId"),
@@ -96,6 +114,10 @@ class TraceListQuerySerializer(serializers.Serializer):
             "environments": data.get("environment"),
             "order_by": data.get("orderBy") or ("timestamp", "desc"),
         }
+        for field in overridden:
+            for key in self.SELECTOR_FILTERS_BY_FIELD.get(field, ()):
+                filters[key] = None
+        return filters
 
 
 class TraceDeleteSerializer(serializers.Serializer):
@@ -116,6 +138,7 @@ class ObservationListQuerySerializer(serializers.Serializer):
     version = serializers.CharField(required=False)
     fromStartTime = TimestampField(required=False)
     toStartTime = TimestampField(required=False)
+    filter = serializers.CharField(required=False, help_text="JSON array of filter conditions")
 
     def selector_filters(self) -> dict:
         data = self.validated_data
@@ -139,7 +162,6 @@ class ObservationV2QuerySerializer(ObservationListQuerySerializer):
     expandMetadata = serializers.CharField(required=False)
     isRootObservation = serializers.BooleanField(required=False, allow_null=True, default=None)
     parseIoAsJson = serializers.BooleanField(required=False, default=False)
-    filter = serializers.CharField(required=False, help_text="JSON array of filter conditions")
 
     def validate_parseIoAsJson(self, value):
         if value:
@@ -199,6 +221,8 @@ class TraceSerializer(serializers.Serializer):
 
     def to_representation(self, trace):
         data = super().to_representation(trace)
+        # Langfuse's trace model keeps a legacy `externalId` key; it is always null.
+        data["externalId"] = None
         groups = self.context.get("groups")
         if groups is not None and "io" not in groups:
             for key in ("input", "output", "metadata"):
@@ -242,8 +266,13 @@ def legacy_usage(observation) -> dict:
     }
 
 
+def prompt_id(observation, prompt_ids: dict[tuple[str, int], str]) -> str | None:
+    return prompt_ids.get((observation.prompt_name, observation.prompt_version))
+
+
 class ObservationSerializer(serializers.Serializer):
-    """Langfuse's `ObservationsView` (v1 observations, and a trace's observations)."""
+    """Langfuse's `ObservationsView` (v1 observations, and a trace's observations). The view
+    passes `prompt_ids` ((name, version) → prompt id, traces.api.prompt_ids_for) in the context."""
 
     id = serializers.CharField(source="observation_id")
     projectId = serializers.CharField(source="project_id")
@@ -274,7 +303,7 @@ class ObservationSerializer(serializers.Serializer):
     def to_representation(self, observation):
         data = super().to_representation(observation)
         data["usage"] = legacy_usage(observation)
-        data["promptId"] = None
+        data["promptId"] = prompt_id(observation, self.context.get("prompt_ids", {}))
         data["modelId"] = None
         data["inputPrice"] = None
         data["outputPrice"] = None
@@ -289,7 +318,9 @@ class ObservationSerializer(serializers.Serializer):
         return data
 
 
-def observation_v2(observation, *, groups: set[str], trace: dict | None, expand_metadata: set[str]) -> dict:
+def observation_v2(
+    observation, *, groups: set[str], trace: dict | None, expand_metadata: set[str], prompt_ids: dict | None = None
+) -> dict:
     """Langfuse's `ObservationV2` with the requested field groups (core always)."""
     data = {
         "id": observation.observation_id,
@@ -337,7 +368,11 @@ def observation_v2(observation, *, groups: set[str], trace: dict | None, expand_
             usagePricingTierName=None,
         )
     if "prompt" in groups:
-        data.update(promptId=None, promptName=observation.prompt_name, promptVersion=observation.prompt_version)
+        data.update(
+            promptId=prompt_id(observation, prompt_ids or {}),
+            promptName=observation.prompt_name,
+            promptVersion=observation.prompt_version,
+        )
     if "metrics" in groups:
         data.update(
             latency=_seconds(observation.start_time, observation.end_time),

@@ -16,6 +16,8 @@ from typing import Any
 
 from evalsite import text, timestamps
 
+from ..usage import normalised_usage as usage_model
+from ..usage import with_total
 from .decode import SpanRecord
 
 LANGFUSE_SCOPE_NAME = "langfuse-sdk"
@@ -411,19 +413,28 @@ def completion_start_time(attributes: Mapping[str, Any]) -> datetime | None:
 
 
 def model_parameters(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters map names to strings or numbers, as in Langfuse: any other value (a list of stop
+    sequences, a flag, an object) is kept as its JSON text."""
     for key in (OBSERVATION_MODEL_PARAMETERS, "llm.invocation_parameters"):
         parsed = parse_json_or_raw(attributes.get(key))
         if isinstance(parsed, dict):
-            return parsed
+            return {name: _parameter_value(value) for name, value in parsed.items()}
     requested = _prefixed(attributes, "gen_ai.request.")
     return {name: _as_text(value) for name, value in requested.items() if name != "model"}
 
 
+def _parameter_value(value: Any) -> Any:
+    if isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def usage_details(attributes: Mapping[str, Any]) -> dict[str, int]:
+    """Langfuse's usage keys (ingestion/usage.py), with a `total` whenever there is a count."""
     provided = parse_json_or_raw(attributes.get(OBSERVATION_USAGE_DETAILS))
     if isinstance(provided, dict):
-        return _int_values(provided)
-    return normalised_usage(attributes)
+        return usage_model(provided)
+    return with_total(normalised_usage(attributes))
 
 
 def normalised_usage(attributes: Mapping[str, Any]) -> dict[str, int]:
@@ -451,11 +462,6 @@ def normalised_usage(attributes: Mapping[str, Any]) -> dict[str, int]:
 def _subtract_part(usage: dict[str, int], *, whole: str, part: str) -> None:
     if whole in usage and part in usage:
         usage[whole] = max(usage[whole] - usage[part], 0)
-
-
-def _int_values(mapping: Mapping[str, Any]) -> dict[str, int]:
-    converted = {str(key): _as_int(value) for key, value in mapping.items()}
-    return {key: value for key, value in converted.items() if value is not None}
 
 
 def cost_details(attributes: Mapping[str, Any]) -> dict[str, float]:
@@ -492,9 +498,15 @@ def _pair(input_value: Any, output_value: Any) -> IoPair | None:
     return input_value, output_value
 
 
+def io_value(value: Any) -> Any:
+    """An input/output attribute's value. An empty string is none: the SDK sends `""` for a
+    generator that yielded nothing, which Langfuse stores as null."""
+    return None if value == "" else parse_json_or_raw(value)
+
+
 def _attribute_pair(span: SpanRecord, input_key: str, output_key: str) -> IoPair | None:
     attributes = span.attributes
-    return _pair(parse_json_or_raw(attributes.get(input_key)), parse_json_or_raw(attributes.get(output_key)))
+    return _pair(io_value(attributes.get(input_key)), io_value(attributes.get(output_key)))
 
 
 def _langfuse_io(span: SpanRecord) -> IoPair | None:
@@ -648,11 +660,15 @@ def _index_dicts_to_lists(node: Any) -> Any:
 
 
 def sends_json_metadata(span: SpanRecord) -> bool:
-    """Langfuse SDK v5+ JSON-encodes every metadata value (strings too); older senders do not."""
-    if span.scope_name != LANGFUSE_SCOPE_NAME:
-        return False
-    major = span.scope_version.split(".", 1)[0]
-    return major.isdigit() and int(major) >= 5
+    """Whether the span's metadata values are JSON text to decode: those of the Langfuse SDK.
+
+    v5 JSON-encodes every value, strings included (`"qa"` arrives as `"\"qa\""`). Earlier
+    versions (the scope's version is the SDK's) send strings and ints as they are and JSON-encode
+    everything else (`'["yo"]'`, `"0.5"`, `'{"b": 1}'`); Langfuse decodes those values as JSON
+    where they parse, so a raw string that happens to be JSON text (`"0"`) is read as that JSON,
+    and any other string stays itself. Third-party instrumentations' values stay as sent.
+    """
+    return span.scope_name == LANGFUSE_SCOPE_NAME
 
 
 def observation_metadata(span: SpanRecord, trace_metadata: dict[str, Any], json_metadata: bool) -> dict[str, Any]:
@@ -746,10 +762,13 @@ def trace_fields(
         )
         or _text_or_none(metadata.get("langfuse_session_id")),
         "tags": trace_tags(attributes, metadata) or None,
-        "metadata": trace_metadata or None,
+        # The root observation's metadata is the trace's (its own keys, the propagated trace
+        # metadata, and for third-party spans what it kept of their attributes), as in Langfuse:
+        # `run_experiment` keeps experiment_name and the item's metadata only there.
+        "metadata": (metadata if is_root else trace_metadata) or None,
         "public": _as_bool(attributes.get(TRACE_PUBLIC, attributes.get("langfuse.public"))),
-        "input": parse_json_or_raw(attributes.get(TRACE_INPUT)),
-        "output": parse_json_or_raw(attributes.get(TRACE_OUTPUT)),
+        "input": io_value(attributes.get(TRACE_INPUT)),
+        "output": io_value(attributes.get(TRACE_OUTPUT)),
         # The observation's "default" environment is not an opinion about the trace.
         "environment": environment,
         "release": observation["release"],

@@ -201,7 +201,8 @@ def test_the_item_list_takes_the_same_queries_for_any_page_size(api, project, dj
 
 def test_pages_of_items_follow_the_list_order_without_gaps(api, project):
     dataset = DatasetFactory(project=project, name="qa")
-    expected = [DatasetItemFactory(dataset=dataset).item_id for _ in range(7)]
+    created = [DatasetItemFactory(dataset=dataset).item_id for _ in range(7)]
+    expected = created[::-1]  # newest first, as Langfuse lists them
     pages = [api.get("dataset-items", datasetName="qa", limit=3, page=page).json() for page in (1, 2, 3, 4)]
     assert [item["id"] for page in pages for item in page["data"]] == expected
     assert pages[0]["meta"] == {"page": 1, "limit": 3, "totalItems": 7, "totalPages": 3} and pages[3]["data"] == []

@@ -35,12 +35,13 @@ def test_sdk_creates_a_dataset_with_a_slash_adds_items_and_reads_them_in_small_p
 
     assert dataset.name == "compat/qa" and dataset.metadata == {"team": "eval"}
     assert dataset.input_schema == {"type": "object", "required": ["country"]}
+    # Newest first, as Langfuse lists them; an upsert keeps the item's place (its creation time).
     assert [(item.input["country"], item.expected_output) for item in dataset.items] == [
-        ("Italy", "Rome"),
-        ("France", "Paris"),
         ("Spain", "Madrid"),
+        ("France", "Paris"),
+        ("Italy", "Rome"),
     ]
-    assert dataset.items[0].id == first.id and dataset.items[2].source_trace_id == "t-1"
+    assert dataset.items[2].id == first.id and dataset.items[0].source_trace_id == "t-1"
     assert [item.id for item in earlier.items] == [first.id]
 
     stored = Dataset.objects.get(project=project, name="compat/qa")

@@ -57,7 +57,7 @@ def test_a_legacy_batch_creates_traces_and_observations_and_answers_207(api, pro
     generation = observations["g-1"]
     assert (generation.type, generation.model, generation.parent_observation_id) == ("GENERATION", "gpt-4o", "s-1")
     assert generation.output == "hi" and generation.end_time is not None
-    assert generation.usage_details == {"input": 10, "output": 4}
+    assert generation.usage_details == {"input": 10, "output": 4, "total": 14}  # total filled as Langfuse does
     assert generation.cost_details == {"total": 0.5}
     assert (generation.prompt_name, generation.prompt_version) == ("p", 3)
     assert observations["ev-1"].type == "EVENT" and observations["ev-1"].end_time == observations["ev-1"].start_time

@@ -46,7 +46,7 @@ def test_an_otlp_json_export_is_answered_with_an_empty_json_object(api, project)
     assert response.status_code == 200
     assert response.json() == {}
     generation = Observation.objects.get(project=project, type="GENERATION")
-    assert generation.usage_details == {"input": 100, "output": 50}
+    assert generation.usage_details == {"input": 100, "output": 50, "total": 150}
 
 
 def test_an_export_without_spans_is_accepted(api, project):

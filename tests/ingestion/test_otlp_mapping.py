@@ -165,10 +165,27 @@ def test_langfuse_v5_root_span_gives_the_trace_its_io_and_timestamp(langfuse_tra
     assert not map_span(langfuse_trace["llm-call"]).is_root
 
 
-def test_metadata_values_from_older_langfuse_sdks_stay_raw():
-    span = langfuse_span({"langfuse.observation.metadata.tag": '"qa"'}, scope_version="4.3.1")
+def test_metadata_values_json_encoded_by_older_langfuse_sdks_are_decoded_and_their_raw_strings_kept():
+    # Before v5 the SDK sent strings and ints as they are and JSON-encoded everything else.
+    attributes = {
+        "langfuse.observation.metadata.tags": '["yo"]',
+        "langfuse.observation.metadata.score": "0.5",
+        "langfuse.observation.metadata.nested": '{"a": {"b": 1}}',
+        "langfuse.observation.metadata.note": "plain words",
+        "langfuse.observation.metadata.count": 3,
+        "langfuse.trace.metadata.flag": "false",
+    }
+    mapped = map_span(langfuse_span(attributes, scope_version="4.14.3"))
 
-    assert map_span(span).observation["metadata"] == {"tag": '"qa"'}
+    assert mapped.observation["metadata"] == {
+        "tags": ["yo"], "score": 0.5, "nested": {"a": {"b": 1}}, "note": "plain words", "count": 3, "flag": False,
+    }  # fmt: skip
+
+
+def test_metadata_values_of_third_party_instrumentations_stay_as_sent():
+    span = langfuse_span({"langfuse.observation.metadata.tags": '["yo"]'}, scope_name="my-instrumentation")
+
+    assert map_span(span).observation["metadata"]["tags"] == '["yo"]'
 
 
 def test_metadata_value_that_is_not_json_falls_back_to_the_raw_string_for_v5():
@@ -278,7 +295,7 @@ def test_gen_ai_usage_subtracts_cached_tokens_from_input_and_reasoning_tokens_fr
 def test_legacy_prompt_and_completion_token_names_are_normalised():
     span = make_span({"gen_ai.usage.prompt_tokens": "12", "gen_ai.usage.completion_tokens": 3})
 
-    assert map_span(span).observation["usage_details"] == {"input": 12, "output": 3}
+    assert map_span(span).observation["usage_details"] == {"input": 12, "output": 3, "total": 15}
 
 
 def test_gen_ai_request_attributes_become_stringified_model_parameters_without_the_model():

@@ -50,7 +50,7 @@ def test_the_otlp_http_protobuf_exporter_sends_generations_with_model_messages_a
     assert generation.model == "gpt-4o-2024-08-06"  # the response model: what actually ran
     assert generation.model_parameters == {"temperature": "0.1"}
     assert generation.input == messages_in and generation.output == messages_out
-    assert generation.usage_details == {"input": 12, "output": 7}
+    assert generation.usage_details == {"input": 12, "output": 7, "total": 19}
     assert (generation.input_tokens, generation.output_tokens, generation.total_tokens) == (12, 7, 19)
     assert generation.environment == "qa"
     assert generation.metadata["scope"]["name"] == "my.genai.instrumentation"

@@ -39,7 +39,7 @@ def test_create_answers_201_with_the_prompt_in_the_sdk_shape(api, project):
     assert set(body) == PROMPT_KEYS
     assert body | {"id": None, "createdAt": None, "updatedAt": None} == {
         "id": None, "name": "f/text", "version": 1, "type": "text", "prompt": "Hi {{x}}", "config": {},
-        "labels": ["latest", "production"], "tags": [], "commitMessage": None, "createdAt": None,
+        "labels": ["production", "latest"], "tags": [], "commitMessage": None, "createdAt": None,
         "updatedAt": None, "projectId": project.id, "createdBy": "API", "isActive": None,
     }  # fmt: skip
     assert body["createdAt"].endswith("Z")
@@ -112,7 +112,7 @@ def test_patch_adds_labels_and_moves_them_from_other_versions(api, project):
     text_prompt(project, name="p")
     response = api.patch(url("p", "versions", 2), {"newLabels": ["production"]})
     assert response.status_code == 200
-    assert response.json()["labels"] == ["latest", "production"]
+    assert response.json()["labels"] == ["production", "latest"]  # as Langfuse: the new labels first
     assert api.get(url("p"), version=1).json()["labels"] == []
     assert api.get(url("p")).json()["version"] == 2
 

@@ -70,7 +70,8 @@ def test_sdk_creates_and_compiles_a_chat_prompt_with_a_placeholder(langfuse, pro
     assert prompt_compile(Prompt.objects.get(project=project, name="agents/qa"), variables) == compiled
 
     by_version = langfuse.get_prompt("agents/qa", type="chat", version=1, cache_ttl_seconds=0)
-    assert by_version.version == 1 and by_version.labels == ["latest", "production"]
+    # The given labels first and `latest` last, as Langfuse lists them.
+    assert by_version.version == 1 and by_version.labels == ["production", "latest"]
 
 
 def test_sdk_update_prompt_moves_a_label_and_a_missing_prompt_raises_not_found(langfuse):
@@ -94,3 +95,16 @@ def test_sdk_lists_prompts_through_the_generated_client(langfuse):
         ("listed/one", [1, 2], ["latest"])
     ]
     assert page.meta.total_items == 1
+
+
+def test_a_generation_linked_to_a_prompt_reads_back_with_the_prompt_versions_id(langfuse, project):
+    langfuse.create_prompt(name="linked/p", prompt="v1 {{x}}", labels=["production"])
+    langfuse.create_prompt(name="linked/p", prompt="v2 {{x}}")
+    prompt = langfuse.get_prompt("linked/p", version=2, cache_ttl_seconds=0)
+    with langfuse.start_as_current_observation(name="call", as_type="generation", model="m", prompt=prompt) as generation:
+        generation.update(output="done")
+    langfuse.flush()
+
+    expected = Prompt.objects.get(project=project, name="linked/p", version=2).id
+    observations = langfuse.api.observations.get_many(trace_id=generation.trace_id, fields="core,prompt").data
+    assert [(o.prompt_name, o.prompt_version, o.prompt_id) for o in observations] == [("linked/p", 2, expected)]

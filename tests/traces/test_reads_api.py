@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 TRACE_WITH_DETAILS_KEYS = {
-    "id", "projectId", "timestamp", "name", "input", "output", "sessionId", "release", "version", "userId",
+    "id", "externalId", "projectId", "timestamp", "name", "input", "output", "sessionId", "release", "version", "userId",
     "metadata", "tags", "public", "bookmarked", "environment", "createdAt", "updatedAt", "htmlPath", "latency",
     "totalCost", "observations", "scores",
 }
@@ -126,6 +126,7 @@ def test_trace_detail_has_observations_and_scores(api, traces):
     assert response.status_code == 200
     body = response.json()
     assert body["id"] == "t1" and body["latency"] == 3.0 and body["totalCost"] == 0.75
+    assert body["externalId"] is None  # Langfuse keeps the legacy key, always null
     assert [o["id"] for o in body["observations"]] == ["o1", "o2"]
     root = body["observations"][0]
     assert root["usage"] == {"input": 10, "output": 5, "total": 15, "unit": "TOKENS", "inputCost": None, "outputCost": None, "totalCost": 0.25}
@@ -338,3 +339,34 @@ def test_list_queries_do_not_depend_on_the_page_size(api, project, path, queries
         assert len(api.get(path, limit=2).json()["data"]) == 2
     with django_assert_num_queries(queries):
         assert len(api.get(path, limit=12).json()["data"]) == 12
+
+
+def test_the_trace_list_honours_its_structured_filter_over_the_single_value_parameters(api, project):
+    TraceFactory(project=project, trace_id="f1", name="checkout", user_id="u1", metadata={"plan": "pro"}, timestamp=T0)
+    TraceFactory(project=project, trace_id="f2", name="checkout", user_id="u2", bookmarked=True, timestamp=T0 + timedelta(hours=1))
+    TraceFactory(project=project, trace_id="f3", name="search", user_id="u1", timestamp=T0 + timedelta(hours=2))
+
+    def listed(conditions, **params):
+        return ids(api.get("traces", filter=json.dumps(conditions), **params))
+
+    assert listed([{"type": "string", "column": "name", "operator": "=", "value": "nothing"}]) == []
+    assert listed([{"type": "stringOptions", "column": "traceName", "operator": "any of", "value": ["checkout"]}]) == ["f2", "f1"]
+    assert listed([{"type": "stringObject", "column": "metadata", "key": "plan", "operator": "=", "value": "pro"}]) == ["f1"]
+    assert listed([{"type": "boolean", "column": "bookmarked", "operator": "=", "value": True}]) == ["f2"]
+    after = [{"type": "datetime", "column": "timestamp", "operator": ">=", "value": (T0 + timedelta(hours=1)).isoformat()}]
+    assert listed(after) == ["f3", "f2"]
+    # A condition on a field replaces that field's parameter; the other parameters still apply.
+    on_name = [{"type": "string", "column": "name", "operator": "=", "value": "search"}]
+    assert listed(on_name, name="checkout") == ["f3"]
+    assert listed(on_name, userId="u2") == []
+
+    refused = api.get("traces", filter=json.dumps([{"type": "number", "column": "latency", "operator": ">", "value": 1}]))
+    assert refused.status_code == 400 and "latency" in refused.content.decode()
+
+
+def test_the_v1_observation_list_honours_a_structured_filter(api, project):
+    trace = TraceFactory(project=project, trace_id="t1")
+    ObservationFactory(trace=trace, observation_id="o1", name="retrieve")
+    ObservationFactory(trace=trace, observation_id="o2", name="generate")
+    conditions = [{"type": "string", "column": "name", "operator": "=", "value": "generate"}]
+    assert ids(api.get("observations", filter=json.dumps(conditions))) == ["o2"]
