@@ -154,6 +154,9 @@ class ItemAnnotation(models.Model):
         ]
         indexes = [models.Index(fields=["project", "queue", "user"], name="itemannotation_user")]
 
+    def __str__(self) -> str:
+        return f"{self.user} {self.outcome} {self.item}"
+
 
 class CommentObjectType(models.TextChoices):
     TRACE = "TRACE"

@@ -20,7 +20,7 @@ from evalsite.errors import NotFound
 from evalsite.tenancy.roles import Role
 from tests.annotations.factories import QueueFactory, QueueItemFactory
 from tests.experiments.factories import RunItemFactory
-from tests.scoring.factories import CategoricalConfigFactory, ScoreConfigFactory
+from tests.scoring.factories import ScoreConfigFactory
 from tests.tenancy.factories import ProjectMembershipFactory, UserFactory, user_with_role
 from tests.traces.factories import ObservationFactory, TraceFactory
 

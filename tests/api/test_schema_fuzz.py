@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, Phase
 
 from evalsite.api import middleware
 from evalsite.tenancy.roles import Role
+from tests.annotations.factories import CommentFactory, QueueFactory, QueueItemFactory
 from tests.datasets.factories import DatasetFactory, DatasetItemFactory, ImportJobFactory
 from tests.experiments.factories import ExperimentRunFactory, RunItemFactory
 from tests.llm.admin_object_factories import make_connection
@@ -77,6 +78,7 @@ SEEDED_IDS = {
     "version": 1,
     "connection_id": "connection-1",
     "price_id": "price-1",
+    "queue_id": "queue-1", "comment_id": "comment-1",
 }
 
 
@@ -105,6 +107,9 @@ def seed(project) -> None:
     connection_row = make_connection(project)
     type(connection_row).objects.filter(pk=connection_row.pk).update(id="connection-1")
     ModelPriceFactory(project=project, id="price-1")
+    queue = QueueFactory(project=project, id="queue-1", score_config_ids=["config-1"])
+    QueueItemFactory(queue=queue, id="item-1", object_id="trace-1")
+    CommentFactory(project=project, id="comment-1", object_id="trace-1")
 
 
 @pytest.fixture
