@@ -409,3 +409,44 @@ def comment_create(
     return Comment.objects.create(
         project=project, object_type=object_type, object_id=object_id, content=content, author_user=author
     )
+
+
+# --- corrections -----------------------------------------------------------------------------
+
+
+def correction_parse(text: str):
+    """The corrected output as typed: JSON when it parses as JSON (an object, a list…), else the text."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@transaction.atomic
+def queue_item_correction_add(
+    *, project: Project, queue: AnnotationQueue, item: QueueItem, user, input_value, corrected_output: str,
+    source_trace_id: str | None, source_observation_id: str | None, actor: Actor,
+):
+    """A dataset item in the queue's corrections dataset: the object's input, and the annotator's
+    corrected output as the expected output (the loop of DESIGN.md §1: edge cases found online go
+    back into a dataset). One item per (queue item, annotator): adding again replaces nothing and
+    raises Conflict."""
+    from datasets.services import dataset_item_create
+
+    if queue.corrections_dataset_id is None:
+        raise ValidationError({"corrected_output": "this queue has no corrections dataset"})
+    if not corrected_output.strip():
+        raise ValidationError({"corrected_output": "type the corrected output first"})
+    return dataset_item_create(
+        project=project,
+        dataset=queue.corrections_dataset,
+        item_id=f"correction-{item.pk}-{user.pk}",
+        input=input_value,
+        expected_output=correction_parse(corrected_output),
+        metadata={"queueId": queue.pk, "queueItemId": item.pk, "annotatorUserId": user.pk},
+        source_trace_id=source_trace_id,
+        source_observation_id=source_observation_id,
+        actor=actor,
+    )

@@ -7,6 +7,7 @@ from annotations.api import (
     QueueAssignmentViewSet,
     QueueItemViewSet,
 )
+from annotations.pages import QueueListPage, WorkspacePage
 
 QUEUE = "annotation-queues/<str:queue_id>"
 ITEM = f"{QUEUE}/items/<str:item_id>"
@@ -40,4 +41,8 @@ api_urlpatterns = [
         name="api-project-memberships",
     ),
 ]
-page_urlpatterns = []
+# Under /projects/<project_id>/.
+page_urlpatterns = [
+    path("annotations", QueueListPage.as_view(), name="annotation-queues"),
+    path("annotations/<str:queue_id>", WorkspacePage.as_view(), name="annotation-workspace"),
+]

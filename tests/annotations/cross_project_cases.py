@@ -2,7 +2,7 @@ from annotations.models import AnnotationQueue, QueueAssignment, QueueItem
 from evalsite.tenancy.roles import Role
 from tests.annotations.factories import CommentFactory, QueueFactory, QueueItemFactory
 from tests.scoring.factories import CategoricalConfigFactory
-from tests.support.cross_project import CrossProjectCase
+from tests.support.cross_project import CrossProjectCase, PageCase
 from tests.tenancy.factories import user_with_role
 
 QUEUE = "api/public/annotation-queues/<str:queue_id>"
@@ -58,4 +58,14 @@ CASES = [
     CrossProjectCase(pattern=f"{QUEUE}/assignments", make=make_queue, body=ACTING, still_there=queue_unassigned),
     CrossProjectCase(pattern="api/public/comments/<str:comment_id>", make=make_comment),
     CrossProjectCase(pattern="api/public/projects/<str:project_id>/memberships", make=make_project),
+]
+
+
+def make_page_queue(project) -> dict:
+    return make_queue(project)
+
+
+PAGE_CASES = [
+    PageCase(pattern="projects/<str:project_id>/annotations", make=lambda project: {}),
+    PageCase(pattern="projects/<str:project_id>/annotations/<str:queue_id>", make=make_page_queue),
 ]
