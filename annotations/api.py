@@ -13,11 +13,13 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from annotations import claims
+from annotations.agreement import disagreements, queue_agreement
 from annotations.models import AnnotationQueue, Comment, QueueItem
 from annotations.selectors import (
     assignee_progress,
     comment_list,
     item_scores,
+    queue_configs,
     queue_get,
     queue_item_list,
     queue_list,
@@ -26,11 +28,15 @@ from annotations.selectors import (
 from annotations.serializers import (
     QUEUE_WIRE_NAMES,
     ActingUserSerializer,
+    AdjudicateSerializer,
+    AgreementSerializer,
     AssignmentSerializer,
     ClaimResponseSerializer,
     CommentCreateSerializer,
     CommentListQuerySerializer,
     CommentSerializer,
+    DisagreementQuerySerializer,
+    DisagreementSerializer,
     MembershipSerializer,
     QueueCreateSerializer,
     QueueItemCreateSerializer,
@@ -83,7 +89,7 @@ class AnnotationQueueViewSet(QueueScopedMixin, ProjectScopedViewSet):
     lookup_field = "id"
     lookup_url_kwarg = "queue_id"
     wire_field_names = QUEUE_WIRE_NAMES
-    required_roles = {"progress": Role.VIEWER, "claim": Role.ANNOTATOR}
+    required_roles = {"progress": Role.VIEWER, "claim": Role.ANNOTATOR, "agreement": Role.VIEWER, "disagreements": Role.VIEWER}
 
     def list(self, request):
         queues = self.paginate_queryset(queue_list(project=self.project))
@@ -112,6 +118,33 @@ class AnnotationQueueViewSet(QueueScopedMixin, ProjectScopedViewSet):
         )
 
     @extend_schema(
+        responses=inline_serializer("QueueAgreementResponse", {"data": AgreementSerializer(many=True)}),
+        description=(
+            "Ours: per score config, percent agreement, Cohen's kappa (the two annotators sharing the most items), "
+            "Fleiss' kappa (categorical and boolean) and Krippendorff's alpha, with the number of items each rests on."
+        ),
+    )
+    def agreement(self, request, queue_id):
+        rows = queue_agreement(project=self.project, queue=self.queue())
+        return Response({"data": AgreementSerializer(rows, many=True).data})
+
+    @extend_schema(
+        parameters=[DisagreementQuerySerializer],
+        responses=inline_serializer("QueueDisagreementsResponse", {"data": DisagreementSerializer(many=True)}),
+        description="Ours: items whose annotators differ by more than `threshold` on the config (categories: any difference).",
+    )
+    def disagreements(self, request, queue_id):
+        queue = self.queue()
+        query = DisagreementQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        config_id = query.validated_data["configId"]
+        config = next((c for c in queue_configs(project=self.project, queue=queue) if c.pk == config_id), None)
+        if config is None:
+            raise ValidationError({"configId": ["not a score config of this queue"]})
+        rows = disagreements(project=self.project, queue=queue, config=config, threshold=query.validated_data.get("threshold", 0.0))
+        return Response({"data": DisagreementSerializer(rows, many=True).data})
+
+    @extend_schema(
         request=ActingUserSerializer,
         responses=ClaimResponseSerializer,
         description=(
@@ -133,7 +166,7 @@ class QueueItemViewSet(QueueScopedMixin, ProjectScopedViewSet):
     lookup_field = "id"
     lookup_url_kwarg = "item_id"
     wire_field_names = QUEUE_WIRE_NAMES
-    required_roles = {"submit": Role.ANNOTATOR, "skip": Role.ANNOTATOR, "renew": Role.ANNOTATOR}
+    required_roles = {"submit": Role.ANNOTATOR, "skip": Role.ANNOTATOR, "renew": Role.ANNOTATOR, "adjudicate": Role.ADMIN}
 
     def base_queryset(self):
         return QueueItem.objects.filter(queue=self.queue())
@@ -193,6 +226,22 @@ class QueueItemViewSet(QueueScopedMixin, ProjectScopedViewSet):
         ]
         item = claims.queue_item_submit(project=self.project, item=item, user=user, role=role, scores=scores)
         return Response(QueueItemSerializer(item).data)
+
+    @extend_schema(
+        request=AdjudicateSerializer,
+        responses=ScoreSerializer(many=True),
+        description="Ours: an ADMIN member's final scores for the item (metadata.adjudicated = true); returns every score of the item.",
+    )
+    def adjudicate(self, request, queue_id, item_id):
+        body = AdjudicateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = self.get_object()
+        user, role = self.acting_user(request.data)
+        scores = [
+            claims.ScoreInput(score["configId"], score["value"], score.get("comment")) for score in body.validated_data["scores"]
+        ]
+        claims.queue_item_adjudicate(project=self.project, item=item, user=user, role=role, scores=scores)
+        return Response(ScoreSerializer(item_scores(project=self.project, item=item, see_all=True), many=True).data)
 
     @extend_schema(request=ActingUserSerializer, responses=QueueItemSerializer, description="Ours: pass the held item over.")
     def skip(self, request, queue_id, item_id):

@@ -214,3 +214,15 @@ def queue_item_release(*, project: Project, item: QueueItem, user) -> bool:
         locked_by=None, locked_until=None
     )
     return bool(released)
+
+
+@transaction.atomic
+def queue_item_adjudicate(
+    *, project: Project, item: QueueItem, user, role: Role, scores: list[ScoreInput]
+) -> list[str]:
+    """An ADMIN's final scores for the item, after seeing every annotator's: ANNOTATION scores
+    with `metadata.adjudicated = true` and one id per (item, config), so adjudicating again
+    replaces the final score. They do not count as an annotator's rating in the agreement."""
+    if role < Role.ADMIN:
+        raise PermissionDenied("Adjudication needs the ADMIN role in this project")
+    return scores_write(project=project, queue=item.queue, item=item, user=user, scores=scores, final=True)

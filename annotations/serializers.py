@@ -180,3 +180,35 @@ class MembershipSerializer(serializers.Serializer):
     role = serializers.CharField()
     email = serializers.CharField()
     name = serializers.CharField()
+
+
+class AgreementSerializer(serializers.Serializer):
+    configId = serializers.CharField(source="config_id")
+    name = serializers.CharField()
+    dataType = serializers.CharField(source="data_type")
+    level = serializers.CharField(help_text="Krippendorff's level of measurement: nominal, ordinal or interval")
+    items = serializers.IntegerField(help_text="items with at least two ratings")
+    annotators = serializers.IntegerField()
+    percentAgreement = serializers.FloatField(source="percent_agreement", allow_null=True)
+    cohensKappa = serializers.FloatField(source="cohens_kappa", allow_null=True)
+    cohensKappaUserIds = serializers.ListField(source="cohens_pair", child=serializers.CharField(), allow_null=True)
+    cohensKappaItems = serializers.IntegerField(source="cohens_items")
+    fleissKappa = serializers.FloatField(source="fleiss_kappa", allow_null=True)
+    fleissKappaItems = serializers.IntegerField(source="fleiss_items")
+    krippendorffAlpha = serializers.FloatField(source="krippendorff_alpha", allow_null=True)
+
+
+class DisagreementSerializer(serializers.Serializer):
+    item = QueueItemSerializer()
+    configId = serializers.CharField(source="config.pk")
+    spread = serializers.FloatField()
+    values = serializers.DictField(child=serializers.CharField(), help_text="user id → value")
+
+
+class DisagreementQuerySerializer(serializers.Serializer):
+    configId = serializers.CharField(max_length=64)
+    threshold = serializers.FloatField(required=False, min_value=0, max_value=1e12)
+
+
+class AdjudicateSerializer(SubmitSerializer):
+    """`userId`: the ADMIN member who writes the final scores."""

@@ -17,6 +17,12 @@ api_urlpatterns = [
     path("annotation-queues", AnnotationQueueViewSet.as_view({"get": "list", "post": "create"}), name="api-annotation-queues"),
     path(QUEUE, AnnotationQueueViewSet.as_view({"get": "retrieve"}), name="api-annotation-queue"),
     path(f"{QUEUE}/progress", AnnotationQueueViewSet.as_view({"get": "progress"}), name="api-annotation-queue-progress"),
+    path(f"{QUEUE}/agreement", AnnotationQueueViewSet.as_view({"get": "agreement"}), name="api-annotation-queue-agreement"),
+    path(
+        f"{QUEUE}/disagreements",
+        AnnotationQueueViewSet.as_view({"get": "disagreements"}),
+        name="api-annotation-queue-disagreements",
+    ),
     path(f"{QUEUE}/claim", AnnotationQueueViewSet.as_view({"post": "claim"}), name="api-annotation-queue-claim"),
     path(f"{QUEUE}/items", QueueItemViewSet.as_view({"get": "list", "post": "create"}), name="api-annotation-queue-items"),
     path(
@@ -27,6 +33,7 @@ api_urlpatterns = [
     path(f"{ITEM}/submit", QueueItemViewSet.as_view({"post": "submit"}), name="api-annotation-queue-item-submit"),
     path(f"{ITEM}/skip", QueueItemViewSet.as_view({"post": "skip"}), name="api-annotation-queue-item-skip"),
     path(f"{ITEM}/renew", QueueItemViewSet.as_view({"post": "renew"}), name="api-annotation-queue-item-renew"),
+    path(f"{ITEM}/adjudicate", QueueItemViewSet.as_view({"post": "adjudicate"}), name="api-annotation-queue-item-adjudicate"),
     path(f"{ITEM}/scores", QueueItemViewSet.as_view({"get": "scores"}), name="api-annotation-queue-item-scores"),
     path(
         f"{QUEUE}/assignments",

@@ -55,6 +55,12 @@ CASES = [
     CrossProjectCase(pattern=f"{ITEM}/skip", make=make_item, body=ACTING, still_there=item_unchanged),
     CrossProjectCase(pattern=f"{ITEM}/renew", make=make_item, body=ACTING, still_there=item_unchanged),
     CrossProjectCase(pattern=f"{ITEM}/scores", make=make_item),
+    CrossProjectCase(
+        pattern=f"{ITEM}/adjudicate", make=make_item, body={**ACTING, "scores": [{"configId": "c", "value": "good"}]},
+        still_there=item_unchanged,
+    ),
+    CrossProjectCase(pattern=f"{QUEUE}/agreement", make=make_queue),
+    CrossProjectCase(pattern=f"{QUEUE}/disagreements", make=make_queue),
     CrossProjectCase(pattern=f"{QUEUE}/assignments", make=make_queue, body=ACTING, still_there=queue_unassigned),
     CrossProjectCase(pattern="api/public/comments/<str:comment_id>", make=make_comment),
     CrossProjectCase(pattern="api/public/projects/<str:project_id>/memberships", make=make_project),
