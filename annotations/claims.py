@@ -38,30 +38,29 @@ def _check_may_work(project: Project, queue: AnnotationQueue, user, role: Role) 
         raise PermissionDenied("You may not annotate this queue: it is for the users assigned to it")
 
 
-def item_held(*, project: Project, queue: AnnotationQueue, user, now=None) -> QueueItem | None:
-    """The pending item of `queue` that `user` holds a live lock on, if any."""
-    now = now or timezone.now()
-    return (
-        QueueItem.objects.filter(
-            project=project, queue=queue, locked_by=user, locked_until__gt=now, status=ItemStatus.PENDING
-        )
-        .order_by("created_at", "id")
-        .first()
-    )
-
-
 @cache
 def claim_sql(vendor: str) -> str:
-    """UPDATE … WHERE id = (the oldest claimable item, row-locked with SKIP LOCKED) RETURNING id."""
+    """One statement: renew the item I hold, else lock the oldest claimable one (SKIP LOCKED on
+    PostgreSQL); RETURNING the row. COALESCE evaluates its second subquery only when the first
+    finds nothing, so a reload does not scan the queue."""
     quote = connection.ops.quote_name
     items, annotations = quote(QueueItem._meta.db_table), quote(ItemAnnotation._meta.db_table)
-    return (
-        f"UPDATE {items} SET locked_by_id = %s, locked_until = %s, updated_at = %s WHERE id = ("
-        f"SELECT i.id FROM {items} i WHERE i.project_id = %s AND i.queue_id = %s AND i.status = 'PENDING' "
-        "AND (i.locked_until IS NULL OR i.locked_until <= %s) "
+    returning = ", ".join(quote(field.column) for field in QueueItem._meta.concrete_fields)
+    held = (
+        f"SELECT h.id FROM {items} h WHERE h.project_id = %(project)s AND h.queue_id = %(queue)s "
+        "AND h.locked_by_id = %(user)s AND h.locked_until > %(now)s AND h.status = 'PENDING' "
+        "ORDER BY h.created_at, h.id LIMIT 1"
+    )
+    claimable = (
+        f"SELECT i.id FROM {items} i WHERE i.project_id = %(project)s AND i.queue_id = %(queue)s "
+        "AND i.status = 'PENDING' AND (i.locked_until IS NULL OR i.locked_until <= %(now)s) "
         f"AND NOT EXISTS (SELECT 1 FROM {annotations} a WHERE a.project_id = i.project_id AND a.item_id = i.id "
-        "AND a.user_id = %s) "
-        f"ORDER BY i.created_at, i.id LIMIT 1{skip_locked_clause()}) RETURNING id"
+        "AND a.user_id = %(user)s) "
+        f"ORDER BY i.created_at, i.id LIMIT 1{skip_locked_clause()}"
+    )
+    return (
+        f"UPDATE {items} SET locked_by_id = %(user)s, locked_until = %(until)s, updated_at = %(now)s "
+        f"WHERE id = COALESCE(({held}), ({claimable})) RETURNING {returning}"
     )
 
 
@@ -72,23 +71,14 @@ def queue_item_claim_next(*, project: Project, queue: AnnotationQueue, user, rol
     (its lock renewed): a reload never takes a second item."""
     _check_may_work(project, queue, user, role)
     now = timezone.now()
-    until = now + queue.lock_time
-    held = item_held(project=project, queue=queue, user=user, now=now)
-    if held is not None:
-        QueueItem.objects.filter(pk=held.pk).update(locked_until=until)
-        held.locked_until = until
-        return held
     dialect = Dialect()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            claim_sql(connection.vendor),
-            [user.pk, dialect.datetime_param(until), dialect.datetime_param(now), project.pk, queue.pk,
-             dialect.datetime_param(now), user.pk],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return QueueItem.objects.select_related("run_item").get(pk=row[0])
+    params = {
+        "user": user.pk, "until": dialect.datetime_param(now + queue.lock_time), "now": dialect.datetime_param(now),
+        "project": project.pk, "queue": queue.pk,
+    }
+    # A raw queryset runs the statement once and turns the returned row into a QueueItem.
+    claimed = list(QueueItem.objects.raw(claim_sql(connection.vendor), params))
+    return claimed[0] if claimed else None
 
 
 def _held_for_update(project: Project, item: QueueItem, user) -> QueueItem:

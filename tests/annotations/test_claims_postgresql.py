@@ -99,7 +99,7 @@ def test_the_claim_uses_the_partial_pending_index_on_a_table_of_many_queues(proj
     from django.utils import timezone
 
     now = timezone.now()
-    params = [user.pk, now, now, project.pk, queues[7].pk, now, user.pk]
+    params = {"user": user.pk, "until": now, "now": now, "project": project.pk, "queue": queues[7].pk}
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
