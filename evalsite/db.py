@@ -256,3 +256,9 @@ def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
                 batch = []
         if batch:
             cursor.executemany(sql, batch)
+
+
+def skip_locked_clause() -> str:
+    """The end of a hand-written claim's inner SELECT: `FOR UPDATE SKIP LOCKED` where the database
+    locks rows (PostgreSQL), nothing where one writer at a time already makes it exclusive (SQLite)."""
+    return " FOR UPDATE SKIP LOCKED" if takes_row_locks() else ""

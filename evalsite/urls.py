@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+import annotations.urls
 import dashboards.urls
 import datasets.urls
 import experiments.urls
@@ -24,6 +25,7 @@ public_api = [
     *experiments.urls.api_urlpatterns,
     *ingestion.urls.api_urlpatterns,
     *prompts.urls.api_urlpatterns,
+    *annotations.urls.api_urlpatterns,
 ]
 
 project_pages = [
@@ -31,6 +33,7 @@ project_pages = [
     *scoring.urls.page_urlpatterns,
     *datasets.urls.page_urlpatterns,
     *experiments.urls.page_urlpatterns,
+    *annotations.urls.page_urlpatterns,
     *dashboards.urls.page_urlpatterns,
 ]
 

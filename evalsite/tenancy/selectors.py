@@ -80,3 +80,17 @@ def _api_key_lookup(public_key: str) -> ApiKey | None:
         ),
         None,
     )
+
+
+def project_member_list(*, project: Project) -> list[tuple[object, Role]]:
+    """The project's members (organization members and project-only members) with their effective
+    role, by e-mail; users whose project override is "no access" are not members. Three queries."""
+    from django.contrib.auth import get_user_model
+
+    roles = dict(
+        OrganizationMembership.objects.filter(organization_id=project.organization_id).values_list("user_id", "role")
+    )
+    roles.update(ProjectMembership.objects.filter(project=project).values_list("user_id", "role"))
+    members = {user_id: Role(role) for user_id, role in roles.items() if role > Role.NONE}
+    users = get_user_model().objects.filter(pk__in=list(members), is_active=True).order_by("email", "pk")
+    return [(user, members[user.pk]) for user in users]

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, Phase
 from evalsite.api import middleware
 from evalsite.tenancy.roles import Role
 from experiments.gates.services import run_release_mark
+from tests.annotations.factories import CommentFactory, QueueFactory, QueueItemFactory
 from tests.datasets.factories import DatasetFactory, DatasetItemFactory, ImportJobFactory
 from tests.experiments.factories import ExperimentRunFactory, RunItemFactory, gate_policy
 from tests.llm.admin_object_factories import make_connection
@@ -79,6 +80,7 @@ SEEDED_IDS = {
     "connection_id": "connection-1",
     "price_id": "price-1",
     "gate_name": "gate-1",
+    "queue_id": "queue-1", "comment_id": "comment-1",
 }
 
 
@@ -109,6 +111,9 @@ def seed(project) -> None:
     ModelPriceFactory(project=project, id="price-1")
     run_release_mark(project=project, run=run)
     gate_policy(project, "gate-1", rules=[{"type": "minMean", "score": "quality", "threshold": 0.5}])
+    queue = QueueFactory(project=project, id="queue-1", score_config_ids=["config-1"])
+    QueueItemFactory(queue=queue, id="item-1", object_id="trace-1")
+    CommentFactory(project=project, id="comment-1", object_id="trace-1")
 
 
 @pytest.fixture

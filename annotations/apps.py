@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+
+
+class AnnotationsConfig(AppConfig):
+    name = "annotations"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from annotations.admin_actions import add_observations_to_queue, add_traces_to_queue
+        from annotations.trace_panel import CommentsPanel
+        from evalsite.navigation import register_page
+        from evalsite.tenancy.roles import Role
+        from traces import hooks as trace_hooks
+
+        register_page("Annotate", "annotation-queues", minimum=Role.ANNOTATOR)
+        # Comments on the trace page, and "add to an annotation queue" on the trace and
+        # observation admins (traces/hooks.py).
+        trace_hooks.trace_page_panels.register(CommentsPanel())
+        trace_hooks.trace_admin_actions.register(add_traces_to_queue)
+        trace_hooks.observation_admin_actions.register(add_observations_to_queue)
