@@ -1,7 +1,13 @@
 from django.urls import path
 
+from dashboards.api import MetricsV2ViewSet, MetricsViewSet
 from dashboards.pages import ProjectHomePage, SdkExperimentResultsLink, SdkTraceLink
 
+# Under /api/public/.
+api_urlpatterns = [
+    path("metrics", MetricsViewSet.as_view({"get": "list"}), name="api-metrics"),
+    path("v2/metrics", MetricsV2ViewSet.as_view({"get": "list"}), name="api-metrics-v2"),
+]
 # Under /projects/<project_id>/.
 page_urlpatterns = [
     path("", ProjectHomePage.as_view(), name="project-home"),

@@ -24,6 +24,7 @@ public_api = [
     *experiments.urls.api_urlpatterns,
     *ingestion.urls.api_urlpatterns,
     *prompts.urls.api_urlpatterns,
+    *dashboards.urls.api_urlpatterns,
 ]
 
 project_pages = [

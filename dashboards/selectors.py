@@ -1,0 +1,16 @@
+"""Reads of the dashboards app. Every one takes the project; the metrics engine bounds each
+statement by it (dashboards/METRICS.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dashboards.metrics.engine import run_query
+from dashboards.metrics.query import read_query
+from evalsite.tenancy.models import Project
+
+
+def metrics_query(*, project: Project, query: dict[str, Any], version: int = 1) -> list[dict[str, Any]]:
+    """Rows of a Langfuse metrics query over the project's data; ValidationError("query") when the
+    query is not one the engine answers."""
+    return run_query(project=project, query=read_query(query, version=version))
