@@ -1,12 +1,28 @@
 from django.urls import path
 
-from dashboards.api import MetricsV2ViewSet, MetricsViewSet
+from dashboards.api import MetricsV2ViewSet, MetricsViewSet, ScoreAnalyticsViewSet
 from dashboards.pages import ProjectHomePage, SdkExperimentResultsLink, SdkTraceLink
 
 # Under /api/public/.
 api_urlpatterns = [
     path("metrics", MetricsViewSet.as_view({"get": "list"}), name="api-metrics"),
     path("v2/metrics", MetricsV2ViewSet.as_view({"get": "list"}), name="api-metrics-v2"),
+    path("analytics/scores", ScoreAnalyticsViewSet.as_view({"get": "list"}), name="api-score-analytics"),
+    path(
+        "analytics/scores/summary",
+        ScoreAnalyticsViewSet.as_view({"get": "summary"}),
+        name="api-score-analytics-summary",
+    ),
+    path(
+        "analytics/scores/comparison",
+        ScoreAnalyticsViewSet.as_view({"get": "comparison"}),
+        name="api-score-analytics-comparison",
+    ),
+    path(
+        "analytics/scores/calibration",
+        ScoreAnalyticsViewSet.as_view({"get": "calibration"}),
+        name="api-score-analytics-calibration",
+    ),
 ]
 # Under /projects/<project_id>/.
 page_urlpatterns = [
