@@ -12,3 +12,4 @@ class DashboardsConfig(AppConfig):
 
         register_page("Home", "project-home")
         register_page("Compare runs", "experiment-compare")
+        register_page("Score analytics", "score-analytics")
