@@ -13,3 +13,4 @@ class DashboardsConfig(AppConfig):
         register_page("Home", "project-home")
         register_page("Compare runs", "experiment-compare")
         register_page("Score analytics", "score-analytics")
+        register_page("Dashboards", "dashboard-list")

@@ -3,6 +3,7 @@ from django.urls import path
 from dashboards.analytics_page import ScoreAnalyticsPage
 from dashboards.api import MetricsV2ViewSet, MetricsViewSet, ScoreAnalyticsViewSet
 from dashboards.api_dashboards import DashboardViewSet, DashboardWidgetViewSet
+from dashboards.dashboard_pages import DashboardListPage, DashboardPage
 from dashboards.pages import ProjectHomePage, SdkExperimentResultsLink, SdkTraceLink
 
 # Under /api/public/.
@@ -60,6 +61,8 @@ api_urlpatterns = [
 page_urlpatterns = [
     path("", ProjectHomePage.as_view(), name="project-home"),
     path("analytics/scores", ScoreAnalyticsPage.as_view(), name="score-analytics"),
+    path("dashboards", DashboardListPage.as_view(), name="dashboard-list"),
+    path("dashboards/<str:dashboard_id>", DashboardPage.as_view(), name="dashboard-detail"),
 ]
 # Under /project/<project_id>/: the SDK's links to Langfuse's UI routes. Trace ids may contain "/".
 sdk_link_urlpatterns = [

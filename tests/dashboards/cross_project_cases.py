@@ -72,6 +72,11 @@ def _scored(project) -> dict:
 
 
 PAGE_CASES = [
+    PageCase(pattern="projects/<str:project_id>/dashboards", make=lambda project: {}),
+    PageCase(
+        pattern="projects/<str:project_id>/dashboards/<str:dashboard_id>",
+        make=lambda project: {"dashboard_id": make_dashboard(project)["dashboard_id"]},
+    ),
     PageCase(
         pattern="projects/<str:project_id>/analytics/scores",
         make=_scored,

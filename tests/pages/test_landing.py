@@ -132,5 +132,6 @@ def test_every_project_page_has_the_navigation_bar(client, project):
             "Home": home(project),
             "Compare runs": f"/projects/{project.pk}/experiments/compare",
             "Score analytics": f"/projects/{project.pk}/analytics/scores",
+            "Dashboards": f"/projects/{project.pk}/dashboards",
         }, url
         assert "Sign out" in html and "· Viewer" in html
