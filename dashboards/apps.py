@@ -12,3 +12,5 @@ class DashboardsConfig(AppConfig):
 
         register_page("Home", "project-home")
         register_page("Compare runs", "experiment-compare")
+        register_page("Score analytics", "score-analytics")
+        register_page("Dashboards", "dashboard-list")

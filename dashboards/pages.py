@@ -12,11 +12,14 @@ page and to the comparison with that run picked. Both are project pages: sign-in
 and another project's id is the same 404 as a missing one.
 """
 
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
+from dashboards.builtin import project_dashboard
 from datasets.selectors import dataset_list
 from evalsite import navigation
 from evalsite.pages import ProjectPageView
@@ -33,6 +36,34 @@ def capped_count(queryset) -> str:
     return f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}"
 
 
+PRESETS = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+}
+DEFAULT_PRESET = "7d"
+
+
+def date_range(params) -> dict:
+    """The range a dashboard page shows: a preset (`range=7d`, the default) ending now, or whole days
+    `from`–`to` (YYYY-MM-DD, UTC, both included). A value that does not parse falls back to the
+    default rather than failing the page."""
+    now = timezone.now().replace(microsecond=0)
+    try:
+        start = datetime.strptime(params.get("from", ""), "%Y-%m-%d").replace(tzinfo=UTC)
+        end = datetime.strptime(params.get("to", ""), "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(
+            days=1, microseconds=-1
+        )
+        if end > start:
+            return {"from": start, "to": end, "preset": "", "from_day": start.date(), "to_day": end.date()}
+    except ValueError:
+        pass
+    preset = params.get("range") if params.get("range") in PRESETS else DEFAULT_PRESET
+    start = now - PRESETS[preset]
+    return {"from": start, "to": now, "preset": preset, "from_day": start.date(), "to_day": now.date()}
+
+
 class ProjectHomePage(ProjectPageView):
     template_name = "dashboards/project_home.html"
 
@@ -41,20 +72,36 @@ class ProjectHomePage(ProjectPageView):
         datasets = dataset_list(project=self.project)
         runs = experiment_run_list(project=self.project)
         compare_url = reverse("experiment-compare", kwargs={"project_id": self.project.pk})
-        trace_url_prefix = reverse("trace-detail", kwargs={"project_id": self.project.pk, "trace_id": "-"})[:-1]
+        trace_url_prefix = reverse("trace-detail", kwargs={"project_id": self.project.pk, "trace_id": "-"})[
+            :-1
+        ]
         recent_runs = list(runs.order_by("-created_at", "-pk")[:RECENT])
+        window = date_range(request.GET)
+        environments = [env for env in request.GET.getlist("env") if env and "\x00" not in env]
+        dashboard = project_dashboard(
+            project=self.project,
+            from_timestamp=window["from"],
+            to_timestamp=window["to"],
+            environments=environments,
+        )
         context = self.page_context(
+            dashboard=dashboard,
+            charts=dashboard["charts"],
+            window=window,
+            presets=list(PRESETS),
+            selected_environments=environments,
             recent_traces=list(
-                traces.only("project_id", "trace_id", "name", "timestamp", "user_id", "session_id", "environment")[
-                    :RECENT
-                ]
+                traces.only(
+                    "project_id", "trace_id", "name", "timestamp", "user_id", "session_id", "environment"
+                )[:RECENT]
             ),
             trace_count=capped_count(traces),
             trace_url_prefix=trace_url_prefix,
             recent_datasets=list(datasets.order_by("-updated_at", "name")[:RECENT]),
             dataset_count=capped_count(datasets),
             recent_runs=[
-                {"run": run, "compare_url": compare_url + "?" + urlencode({"runs": run.run_id})} for run in recent_runs
+                {"run": run, "compare_url": compare_url + "?" + urlencode({"runs": run.run_id})}
+                for run in recent_runs
             ],
             run_count=capped_count(runs),
             compare_url=compare_url,

@@ -262,3 +262,134 @@ def skip_locked_clause() -> str:
     """The end of a hand-written claim's inner SELECT: `FOR UPDATE SKIP LOCKED` where the database
     locks rows (PostgreSQL), nothing where one writer at a time already makes it exclusive (SQLite)."""
     return " FOR UPDATE SKIP LOCKED" if takes_row_locks() else ""
+
+
+# --- analytics: time buckets, percentiles, durations (dashboards/METRICS.md) -------------------------
+
+TIME_GRANULARITIES = ("minute", "hour", "day", "week", "month")
+# SQLite keeps Django's naive UTC text ("YYYY-MM-DD HH:MM:SS[.ffffff]"): a bucket is that text cut
+# down, and a week starts on the Monday on or before the day, as PostgreSQL's date_trunc('week').
+_SQLITE_BUCKETS = {
+    "minute": "strftime('%%Y-%%m-%%d %%H:%%M:00', {column})",
+    "hour": "strftime('%%Y-%%m-%%d %%H:00:00', {column})",
+    "day": "strftime('%%Y-%%m-%%d 00:00:00', {column})",
+    "week": "strftime('%%Y-%%m-%%d 00:00:00', {column}, '-6 days', 'weekday 1')",
+    "month": "strftime('%%Y-%%m-01 00:00:00', {column})",
+}
+
+
+class AnalyticsDialect(Dialect):
+    """SQL spellings of the metrics engine. Every method returns SQL text for a `%s`-parameterised
+    statement; columns come from the engine's declarations, never from a request."""
+
+    def time_bucket(self, column: str, granularity: str) -> str:
+        """The start of `column`'s bucket as naive UTC: a timestamp (PostgreSQL) or its text (SQLite)."""
+        if granularity not in TIME_GRANULARITIES:
+            raise ValueError(granularity)
+        if self.postgres:
+            return f"date_trunc('{granularity}', {column} AT TIME ZONE 'UTC')"
+        return _SQLITE_BUCKETS[granularity].format(column=column)
+
+    def duration_ms(self, start: str, end: str) -> str:
+        """Milliseconds from `start` to `end` (NULL when either is NULL), as a double, exact to the
+        microsecond on both databases.
+
+        SQLite's julianday() loses tens of microseconds at today's dates, so there the whole seconds
+        come from strftime('%s') and the microseconds from the stored text's fraction, each
+        subtracted before they are added.
+        """
+        if self.postgres:
+            return f"(EXTRACT(EPOCH FROM ({end} - {start})) * 1000)::float8"
+        seconds = f"(CAST(strftime('%%s', {end}) AS INTEGER) - CAST(strftime('%%s', {start}) AS INTEGER))"
+        micros = f"(CAST(substr({end}, 21) AS INTEGER) - CAST(substr({start}, 21) AS INTEGER))"
+        return f"({seconds} * 1000.0 + {micros} / 1000.0)"
+
+    def percentile(self, expression: str, fraction: float) -> str:
+        """The continuous percentile (linear interpolation between the two nearest values, NULLs
+        ignored): PostgreSQL's percentile_cont, and the same function registered on SQLite."""
+        if self.postgres:
+            return f"percentile_cont({float(fraction)!r}) WITHIN GROUP (ORDER BY {expression})"
+        return f"percentile_cont({expression}, {float(fraction)!r})"
+
+    def as_float(self, expression: str) -> str:
+        return f"CAST({expression} AS {'double precision' if self.postgres else 'REAL'})"
+
+    def json_text(self, column: str) -> tuple[str, Any]:
+        """`(sql, parameter-maker)` reading one top-level key of a JSON object column as text.
+
+        The key is a bound parameter; a nested object or array reads as its JSON text.
+        """
+        if self.postgres:
+            return f"({column} ->> %s)", lambda key: key
+        return f"CAST(json_extract({column}, %s) AS TEXT)", _sqlite_json_path
+
+    def json_number(self, column: str) -> tuple[str, Any]:
+        """Like json_text, but the key's value as a double when it is a JSON number, else NULL."""
+        if self.postgres:
+            return (
+                f"(CASE WHEN jsonb_typeof({column} -> %s) = 'number' THEN ({column} ->> %s)::float8 END)",
+                lambda key: (key, key),
+            )
+        return (
+            f"(CASE WHEN json_type({column}, %s) IN ('integer', 'real') THEN json_extract({column}, %s) END)",
+            lambda key: (_sqlite_json_path(key), _sqlite_json_path(key)),
+        )
+
+    def json_array_elements(self, column: str, alias: str) -> str:
+        """A FROM item with one row per string of the JSON array `column`; the string is `alias`.value."""
+        if self.postgres:
+            return f"jsonb_array_elements_text(COALESCE({column}, '[]'::jsonb)) AS {alias}(value)"
+        return f"json_each(COALESCE({column}, '[]')) AS {alias}"
+
+    def json_array_has(self, column: str) -> str:
+        """A condition with one parameter: the JSON array `column` holds that string."""
+        if self.postgres:
+            return f"({column} @> jsonb_build_array(%s::text))"
+        return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = %s)"
+
+    def contains(self, column: str) -> str:
+        """Case-sensitive substring test with one parameter (LIKE would need escaping, and SQLite's
+        LIKE ignores case)."""
+        return f"(strpos({column}, %s) > 0)" if self.postgres else f"(instr({column}, %s) > 0)"
+
+    def datetime_from_db(self, value) -> datetime | None:
+        """A bucket or timestamp read back from `time_bucket` or a raw column, as an aware UTC datetime."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return timestamps.to_utc(value)
+
+
+def _sqlite_json_path(key: str) -> str:
+    # A quoted label, so dots and brackets in the key are part of the name.
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _Percentile:
+    """SQLite aggregate `percentile_cont(value, fraction)`: PostgreSQL's percentile_cont, NULLs ignored."""
+
+    def __init__(self):
+        self.values: list[float] = []
+        self.fraction = 0.5
+
+    def step(self, value, fraction):
+        self.fraction = fraction
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self):
+        if not self.values:
+            return None
+        values = sorted(self.values)
+        position = (len(values) - 1) * self.fraction
+        low = int(position)
+        high = min(low + 1, len(values) - 1)
+        return values[low] + (values[high] - values[low]) * (position - low)
+
+
+def register_sqlite_functions(sender, connection, **kwargs) -> None:
+    """`connection_created` receiver: the SQL functions SQLite lacks and the analytics use."""
+    if connection.vendor != "sqlite":
+        return
+    connection.connection.create_aggregate("percentile_cont", 2, _Percentile)

@@ -26,6 +26,7 @@ public_api = [
     *ingestion.urls.api_urlpatterns,
     *prompts.urls.api_urlpatterns,
     *annotations.urls.api_urlpatterns,
+    *dashboards.urls.api_urlpatterns,
 ]
 
 project_pages = [
