@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import dashboards.urls
 import datasets.urls
+import evaluators.urls
 import experiments.urls
 import ingestion.urls
 import prompts.urls
@@ -22,6 +23,7 @@ public_api = [
     *scoring.urls.api_urlpatterns,
     *datasets.urls.api_urlpatterns,
     *experiments.urls.api_urlpatterns,
+    *evaluators.urls.api_urlpatterns,
     *ingestion.urls.api_urlpatterns,
     *prompts.urls.api_urlpatterns,
 ]
