@@ -11,14 +11,15 @@ from __future__ import annotations
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from evalsite.api.errors import exception_handler as platform_exception_handler
+from evalsite.api.fields import TimestampField
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
-from evaluators import budgets, jobs, offline, selectors, services
+from evaluators import backfill, budgets, explain, jobs, offline, selectors, services
 from evaluators import serializers as s
 from evaluators.models import EvaluationJob, EvaluationRule, Evaluator, RuleAssignment
 from experiments import selectors as experiment_selectors
@@ -249,6 +250,49 @@ class EvaluationRuleViewSet(PublicApiViewSet):
         return Response({"id": rule_id})
 
 
+class RuleBackfillSerializer(serializers.Serializer):
+    fromTimestamp = TimestampField()  # noqa: N815
+    toTimestamp = TimestampField()  # noqa: N815
+    confirm = serializers.BooleanField(required=False, default=False)
+
+
+class EvaluationRuleBackfillViewSet(PublicApiViewSet):
+    """`POST /v2/evaluation-rules/{id}/backfill`: the estimate, then with `confirm: true` the jobs."""
+
+    queryset = EvaluationRule.objects.all()
+    wire_field_names = {"start": "fromTimestamp"}
+
+    @extend_schema(request=RuleBackfillSerializer, responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT})
+    def create(self, request, rule_id: str):
+        rule = selectors.evaluation_rule_list(project=self.project).filter(pk=rule_id).first()
+        if rule is None:
+            raise NotFound(f"Evaluation rule not found: {rule_id}")
+        data = self.parsed(RuleBackfillSerializer, request.data)
+        window = {"project": self.project, "rule": rule, "start": data["fromTimestamp"], "end": data["toTimestamp"]}
+        if not data["confirm"]:
+            return Response({"estimate": backfill.rule_backfill_estimate(**window)})
+        return Response(backfill.rule_backfill(**window), status=status.HTTP_202_ACCEPTED)
+
+
+class DecisionsQuerySerializer(serializers.Serializer):
+    traceId = serializers.CharField(max_length=128)  # noqa: N815
+
+
+class TraceEvaluationsViewSet(PublicApiViewSet):
+    """`GET /v2/evaluation-rules/decisions?traceId=…`: why each enabled rule did (not) judge a trace."""
+
+    queryset = EvaluationJob.objects.all()
+
+    @extend_schema(parameters=[DecisionsQuerySerializer], responses=OpenApiTypes.OBJECT)
+    def list(self, request):
+        from traces.selectors import trace_get
+
+        trace_id = self.parsed(DecisionsQuerySerializer, request.query_params.dict())["traceId"]
+        if trace_get(project=self.project, trace_id=trace_id) is None:
+            raise NotFound(f"Trace not found: {trace_id}")
+        return Response({"data": explain.trace_rule_decisions(project=self.project, trace_id=trace_id)})
+
+
 class RunEvaluationViewSet(PublicApiViewSet):
     """`POST /experiments/runs/{runId}/evaluations`: evaluate a recorded run (SDK or platform)."""
 
@@ -272,6 +316,7 @@ class EvaluationJobViewSet(PublicApiViewSet):
 
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def retry(self, request, job_id: str):
+        request.data  # noqa: B018  (parsed for its checks: a malformed or oversized body is refused, as everywhere)
         job = selectors.evaluation_job_list(project=self.project).filter(pk=int(job_id) if job_id.isdigit() else -1).first()
         if job is None:
             raise NotFound(f"Evaluation job not found: {job_id}")

@@ -181,3 +181,21 @@ def contexts_for_jobs(*, project: Project, jobs: list[EvaluationJob]) -> dict[in
                 )
             contexts[job.pk] = Context(**base)
     return contexts
+
+
+def run_evaluation_progress(*, project: Project, runs: list) -> dict[int, dict]:
+    """run pk → {"total", "done", "failed", "skipped"} of its evaluation jobs, in one query."""
+    from django.db.models import Count
+
+    counts: dict[int, dict] = {run.pk: {"total": 0, "done": 0, "failed": 0, "skipped": 0} for run in runs}
+    rows = (
+        EvaluationJob.objects.filter(project=project, run__in=[run.pk for run in runs])
+        .values("run_id", "status").annotate(n=Count("id")).order_by()
+    )
+    names = {"completed": "done", "failed": "failed", "skipped": "skipped"}
+    for row in rows:
+        entry = counts[row["run_id"]]
+        entry["total"] += row["n"]
+        if row["status"] in names:
+            entry[names[row["status"]]] += row["n"]
+    return counts

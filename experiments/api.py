@@ -263,6 +263,7 @@ class ExperimentRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Pro
                 model=data["model"],
                 model_parameters=data.get("modelParameters"),
                 concurrency=data["concurrency"],
+                evaluators=data.get("evaluators"),
                 actor=Actor.from_request(request),
             )
         except DjangoValidationError as error:

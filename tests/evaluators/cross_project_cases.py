@@ -69,3 +69,11 @@ CASES = [
         pattern="api/public/evaluation-jobs/<str:job_id>/retry", make=make_failed_job, still_there=job_still_failed,
     ),
 ]
+
+CASES += [
+    CrossProjectCase(
+        pattern="api/public/v2/evaluation-rules/<str:rule_id>/backfill", make=make_rule,
+        body={"fromTimestamp": "2026-01-01T00:00:00Z", "toTimestamp": "2026-02-01T00:00:00Z", "confirm": True},
+        still_there=rule_untouched,
+    ),
+]
