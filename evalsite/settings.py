@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "scoring",
     "datasets",
     "experiments",
+    "evaluators",
     "annotations",
     "ingestion",
     "dashboards",

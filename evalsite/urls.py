@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 import annotations.urls
 import dashboards.urls
 import datasets.urls
+import evaluators.urls
 import experiments.urls
 import ingestion.urls
 import prompts.urls
@@ -23,6 +24,7 @@ public_api = [
     *scoring.urls.api_urlpatterns,
     *datasets.urls.api_urlpatterns,
     *experiments.urls.api_urlpatterns,
+    *evaluators.urls.api_urlpatterns,
     *ingestion.urls.api_urlpatterns,
     *prompts.urls.api_urlpatterns,
     *annotations.urls.api_urlpatterns,

@@ -264,6 +264,7 @@ class ExperimentRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Pro
                 model_parameters=data.get("modelParameters"),
                 concurrency=data["concurrency"],
                 trials=data["trials"],
+                evaluators=data.get("evaluators"),
                 actor=Actor.from_request(request),
             )
         except DjangoValidationError as error:

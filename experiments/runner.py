@@ -41,6 +41,7 @@ from evalsite.llm.client import ChatResult, LLMError, chat
 from evalsite.llm.connections import llm_connection_get_by_id, llm_endpoint_for
 from evalsite.llm.prices import model_prices_for_pricing
 from evalsite.llm.pricing import compute_cost, find_price
+from experiments import hooks
 from experiments.models import ExperimentRun, RunItem, RunStatus
 from prompts.compile import PromptCompileError, prompt_compile
 from prompts.models import Prompt
@@ -185,7 +186,20 @@ class Executor:
                 RunItem.objects.bulk_create(
                     [self.run_item_for(o) for o in outcomes], ignore_conflicts=True, batch_size=500
                 )
+                self.hand_to_evaluators(outcomes)
                 self.refresh_progress()
+
+    def hand_to_evaluators(self, outcomes: list[ItemOutcome]) -> None:
+        """The run's evaluators judge each item as it is recorded (experiments/hooks.py); their jobs
+        commit with the items, and an item recorded twice gets no second job."""
+        evaluators = (self.run.config or {}).get("evaluators")
+        if not evaluators or not list(hooks.run_items_recorded):
+            return
+        items = list(RunItem.objects.filter(
+            project=self.project, run=self.run, item_key__in=[o.item.item_id for o in outcomes], error__isnull=True
+        ))
+        for hook in hooks.run_items_recorded:
+            hook(project=self.project, run=self.run, items=items, evaluators=evaluators)
 
     def refresh_progress(self) -> None:
         counts = RunItem.objects.filter(project=self.project, run=self.run).aggregate(

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from evalsite.api.cursors import decode_cursor
 from evalsite.api.fields import TimestampField
+from experiments import hooks
 from experiments.models import ExperimentRun, RunItem, RunSource
 
 # --- input ---------------------------------------------------------------------------------------
@@ -380,6 +381,8 @@ class ExperimentRunStartSerializer(serializers.Serializer):
         required=False, default=1, min_value=1, max_value=20,
         help_text="How many times each item is run, each trial with its own trace and scores.",
     )
+    # [{evaluatorId, variableMapping?}]: judges and checks that score each item as it is recorded.
+    evaluators = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True)
 
 
 class ExperimentRunStatusSerializer(serializers.ModelSerializer):
@@ -407,4 +410,10 @@ class ExperimentRunStatusSerializer(serializers.ModelSerializer):
         return run.dataset.name if run.dataset_id else None
 
     def get_progress(self, run) -> dict:
-        return {"total": run.progress_total, "done": run.progress_done, "failed": run.progress_failed}
+        progress = {"total": run.progress_total, "done": run.progress_done, "failed": run.progress_failed}
+        if (run.config or {}).get("evaluators"):
+            for hook in hooks.run_evaluation_progress:
+                evaluations = hook(project=run.project, runs=[run]).get(run.pk)
+                if evaluations is not None:
+                    progress["evaluations"] = evaluations
+        return progress

@@ -46,7 +46,7 @@ from evalsite.llm.models import LlmConnection
 from evalsite.tenancy.actors import SYSTEM, Actor
 from evalsite.tenancy.models import Project
 from evalsite.tenancy.services import audit_log_record
-from experiments import selectors
+from experiments import hooks, selectors
 from experiments.models import ExperimentRun, RunItem, RunSource, RunStatus
 from prompts.models import Prompt
 from prompts.selectors import prompt_get
@@ -371,6 +371,18 @@ def _connection(project: Project, provider: str) -> LlmConnection:
 
 
 @transaction.atomic
+def _run_evaluators(project: Project, evaluators) -> list | None:
+    """The evaluators a platform run judges its items with, cleaned by the app that owns them."""
+    if not evaluators:
+        return None
+    cleaners = list(hooks.run_evaluators_clean)
+    if not cleaners:
+        raise ValidationError({"evaluators": ["evaluators are not available on this installation"]})
+    for clean in cleaners:
+        evaluators = clean(project=project, evaluators=evaluators)
+    return evaluators
+
+
 def experiment_run_start(
     *,
     project: Project,
@@ -386,6 +398,7 @@ def experiment_run_start(
     trials: int = 1,
     description: str | None = None,
     metadata: dict | None = None,
+    evaluators: list | None = None,
     actor: Actor = SYSTEM,
     enqueue: bool = True,
 ) -> ExperimentRun:
@@ -418,6 +431,7 @@ def experiment_run_start(
     llm_connection = _connection(project, provider)
     if ExperimentRun.objects.filter(project=project, dataset=dataset, name=run_name).exists():
         raise Conflict(f"dataset {dataset_name!r} already has a run named {run_name!r}")
+    evaluators = _run_evaluators(project, evaluators)
     version = dataset_latest_version(project=project, dataset=dataset)
     total = len(dataset_items_for_run(project=project, dataset=dataset, version=version)) * trials
     run = ExperimentRun.objects.create(
@@ -441,6 +455,7 @@ def experiment_run_start(
             "modelParameters": model_parameters or {},
             "concurrency": concurrency,
             "trials": trials,
+            **({"evaluators": evaluators} if evaluators else {}),
         },
     )
     audit_log_record(

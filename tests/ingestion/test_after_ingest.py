@@ -22,8 +22,10 @@ def handed(monkeypatch):
     return calls
 
 
-def test_nothing_is_registered_until_online_evaluation_exists():
-    assert len(hooks.after_ingest) == 0
+def test_online_evaluation_is_what_is_registered():
+    from evaluators.online import ingested_hand_over
+
+    assert list(hooks.after_ingest) == [ingested_hand_over]
 
 
 def test_otlp_ids_are_handed_on_after_the_commit(api, project, handed, django_capture_on_commit_callbacks):

@@ -1,0 +1,377 @@
+"""Executes evaluation jobs: claim, judge on a thread pool, record in batches (README.md here).
+
+1. Claim each job's lease (`job_claim`): a job finished, skipped, or held by a live worker is not
+   ours, so a duplicate task does nothing.
+2. Decide what needs no judge: the evaluator deleted or paused, the budget spent, the target gone
+   → the job is skipped with the reason. Deterministic checks are run right here.
+3. Judge calls go to a pool of `EVALSITE_EVAL_CONCURRENCY` threads that only call the model
+   (`evalsite.llm.client.chat`, retrying 429/5xx after `Retry-After`) and parse the answer; they
+   never touch the database.
+4. The coordinating thread flushes outcomes every 64 or 0.5 s in one transaction: it finishes each
+   job with its tokens, cost, latency and raw answer (`job_finish`, only while the lease is ours),
+   then writes the scores of those it finished (`scoring.services.scores_ingest`, ids derived from
+   the job) and the judges' own traces (`traces_upsert`, environment `langfuse-evaluation`).
+   Between flushes it renews the leases of the calls still in flight.
+
+A recorded job is never judged again: it is finished in the same transaction as its score, and a
+finished job cannot be claimed. A worker killed before the flush loses only the calls in flight;
+their jobs' leases expire and the sweep hands them to another worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from evalsite.jobs import job_claim, job_finish, lease_seconds
+from evalsite.llm.client import ChatResult, LLMError, LLMRequestError, chat
+from evalsite.llm.connections import llm_endpoint_for
+from evalsite.llm.prices import model_prices_for_pricing
+from evalsite.llm.pricing import compute_cost, find_price
+from evalsite.tenancy.models import Project
+from evaluators import budgets
+from evaluators.checks import CheckResult, check_run
+from evaluators.context import Context, MissingVariable, fill, resolve_variables
+from evaluators.judge import AnswerError, JudgeScore, judge_messages, parse_answer, response_format
+from evaluators.models import (
+    EvaluationJob,
+    EvaluationJobStatus,
+    EvaluatorKind,
+    EvaluatorStatus,
+    JobTarget,
+    SkipReason,
+)
+from evaluators.selectors import contexts_for_jobs
+from scoring.services import scores_ingest
+from traces import merge
+from traces.services import traces_upsert
+
+logger = logging.getLogger(__name__)
+
+FLUSH_EVERY_ITEMS = 64
+FLUSH_EVERY_SECONDS = 0.5
+JUDGE_ENVIRONMENT = "langfuse-evaluation"
+# A job whose provider kept failing (429/5xx/timeouts after the client's own retries) is tried
+# again later, this many claims in all, before it is failed.
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class Outcome:
+    job: EvaluationJob
+    context: Context | None = None
+    messages: list[dict] | None = None
+    result: ChatResult | None = None
+    score: JudgeScore | CheckResult | None = None
+    error: str | None = None
+    raw_answer: str | None = None
+    retryable: bool = False
+    started_at: datetime = field(default_factory=timezone.now)
+    finished_at: datetime | None = None
+
+
+def jobs_execute(*, job_pks: list[int], concurrency: int | None = None) -> None:
+    Executor(concurrency=concurrency).execute(job_pks)
+
+
+def judge_trace_id(job_pk: int) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"evalsite-evaluation-job:{job_pk}").hex
+
+
+def score_id_for(job_pk: int, index: int = 0) -> str:
+    """The score's id derived from the job's: a replayed write updates the same score."""
+    base = uuid.uuid5(uuid.NAMESPACE_URL, f"evalsite-evaluation-score:{job_pk}").hex
+    return base if index == 0 else f"{base}-{index}"
+
+
+def judge_call(version, endpoint, messages: list[dict]) -> ChatResult:
+    """One judge call: structured output first; a provider that refuses `response_format` (a 400)
+    is asked again without it, and the JSON is then read from the text."""
+    definition = version.output_definition
+    parameters = version.model_parameters or {}
+    try:
+        return chat(endpoint, model=version.model, messages=messages, parameters=parameters,
+                    response_format=response_format(definition))
+    except LLMRequestError as error:
+        if error.status != 400:
+            raise
+        return chat(endpoint, model=version.model, messages=messages, parameters=parameters)
+
+
+class Executor:
+    def __init__(self, *, concurrency: int | None = None):
+        self.concurrency = concurrency or int(getattr(settings, "EVALSITE_EVAL_CONCURRENCY", 32))
+        self.prices: dict[str, list] = {}
+        self.endpoints: dict[str, Any] = {}
+        self.in_flight: dict[int, EvaluationJob] = {}
+        self.budgets = budgets.BudgetTracker()
+
+    # -- preparing (coordinating thread) ------------------------------------------------------
+
+    def claim(self, job_pks: list[int]) -> list[EvaluationJob]:
+        jobs = EvaluationJob.objects.select_related(
+            "project__organization", "evaluator", "evaluator_version", "evaluator_version__connection", "rule"
+        )
+        claimed = []
+        for pk in job_pks:
+            job = job_claim(jobs, pk=pk)
+            if job is not None:
+                claimed.append(job)
+        return claimed
+
+    def prepare(self, jobs: list[EvaluationJob]) -> tuple[list[Outcome], list[Outcome]]:
+        """(outcomes known at once: skips and checks, outcomes still to judge)."""
+        done, to_judge = [], []
+        by_project: dict[str, list[EvaluationJob]] = {}
+        for job in jobs:
+            by_project.setdefault(job.project_id, []).append(job)
+        for project_jobs in by_project.values():
+            project = project_jobs[0].project
+            contexts = contexts_for_jobs(project=project, jobs=project_jobs)
+            for job in project_jobs:
+                outcome = Outcome(job=job, context=contexts[job.pk])
+                reason = self.skip_reason(project, job, outcome.context)
+                if reason is not None:
+                    outcome.error = reason
+                    done.append(outcome)
+                elif job.evaluator.kind == EvaluatorKind.CHECK:
+                    outcome.score = check_run(job.evaluator_version.check_spec, outcome.context)
+                    outcome.finished_at = timezone.now()
+                    done.append(outcome)
+                else:
+                    self.prepare_judge(outcome)
+                    (done if outcome.error else to_judge).append(outcome)
+        return done, to_judge
+
+    def skip_reason(self, project: Project, job: EvaluationJob, context: Context | None) -> str | None:
+        evaluator = job.evaluator
+        if evaluator.deleted_at is not None:
+            return SkipReason.EVALUATOR_DELETED
+        if evaluator.status == EvaluatorStatus.PAUSED:
+            return SkipReason.PAUSED
+        if context is None:
+            return SkipReason.NO_INPUT
+        if evaluator.kind == EvaluatorKind.LLM_AS_JUDGE and not self.budgets.allows(project, job.rule):
+            return SkipReason.BUDGET
+        return None
+
+    def prepare_judge(self, outcome: Outcome) -> None:
+        job, version = outcome.job, outcome.job.evaluator_version
+        mapping = job.variable_mapping if job.variable_mapping is not None else version.variable_mapping
+        try:
+            values = resolve_variables(version.variables, mapping, outcome.context)
+            if version.connection is None or not version.model:
+                raise MissingVariable("The evaluator has no model: its LLM connection is missing.")
+            outcome.messages = judge_messages(fill(version.prompt, values), version.output_definition)
+            self.endpoint(version)
+        except (MissingVariable, Exception) as error:  # a missing connection key is also the job's error
+            outcome.error = str(error) or type(error).__name__
+            outcome.finished_at = timezone.now()
+
+    def endpoint(self, version):
+        key = version.connection_id
+        if key not in self.endpoints:
+            self.endpoints[key] = llm_endpoint_for(version.connection)
+        return self.endpoints[key]
+
+    def price_for(self, project: Project, model: str):
+        if project.pk not in self.prices:
+            self.prices[project.pk] = model_prices_for_pricing(project=project)
+        return find_price(self.prices[project.pk], model)
+
+    # -- judging (pool threads: no database) --------------------------------------------------
+
+    def judge(self, outcome: Outcome) -> Outcome:
+        version = outcome.job.evaluator_version
+        outcome.started_at = timezone.now()
+        try:
+            outcome.result = judge_call(version, self.endpoints[version.connection_id], outcome.messages)
+            outcome.raw_answer = outcome.result.text
+            outcome.score = parse_answer(outcome.result.text, version.output_definition)
+        except AnswerError as error:
+            outcome.error = str(error)
+        except LLMError as error:
+            outcome.error, outcome.retryable = str(error), error.retryable
+        outcome.finished_at = timezone.now()
+        return outcome
+
+    def outcomes(self, to_judge: list[Outcome]) -> Iterator[Outcome | None]:
+        """Outcomes as they complete; None every FLUSH_EVERY_SECONDS without one."""
+        if not to_judge:
+            return
+        completed: queue.SimpleQueue[Future] = queue.SimpleQueue()
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(to_judge)), thread_name_prefix="judge")
+        try:
+            for outcome in to_judge:
+                pool.submit(self.judge, outcome).add_done_callback(completed.put)
+            for _ in range(len(to_judge)):
+                while True:
+                    try:
+                        future = completed.get(timeout=FLUSH_EVERY_SECONDS)
+                        break
+                    except queue.Empty:
+                        yield None
+                yield future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- recording (coordinating thread) -------------------------------------------------------
+
+    def execute(self, job_pks: list[int]) -> None:
+        jobs = self.claim(job_pks)
+        if not jobs:
+            return
+        done, to_judge = self.prepare(jobs)
+        self.flush(done)
+        self.in_flight = {o.job.pk: o.job for o in to_judge}
+        buffer: list[Outcome] = []
+        last_flush = time.monotonic()
+        for outcome in self.outcomes(to_judge):
+            if outcome is not None:
+                buffer.append(outcome)
+                self.in_flight.pop(outcome.job.pk, None)
+            if len(buffer) >= FLUSH_EVERY_ITEMS or time.monotonic() - last_flush >= FLUSH_EVERY_SECONDS:
+                self.flush(buffer)
+                self.renew_in_flight()
+                buffer, last_flush = [], time.monotonic()
+        self.flush(buffer)
+
+    def renew_in_flight(self) -> None:
+        """Keep the leases of long calls alive, in one UPDATE (each job keeps its own token)."""
+        stale = timezone.now() - timedelta(seconds=lease_seconds() / 3)
+        jobs = [job for job in self.in_flight.values() if job.heartbeat_at is not None and job.heartbeat_at < stale]
+        if not jobs:
+            return
+        held = Q()
+        for job in jobs:
+            held |= Q(pk=job.pk, lease_token=job.lease_token)
+        now = timezone.now()
+        EvaluationJob.objects.filter(held, status=EvaluationJobStatus.RUNNING).update(heartbeat_at=now)
+        for job in jobs:
+            job.heartbeat_at = now
+
+    def flush(self, outcomes: list[Outcome]) -> None:
+        if not outcomes:
+            return
+        scores_by_project: dict[str, list[dict]] = {}
+        traces_by_project: dict[str, merge.Batch] = {}
+        with transaction.atomic():
+            for outcome in outcomes:
+                job = outcome.job
+                if not self.finish(outcome):
+                    continue  # the lease was lost: another worker owns this job now
+                if outcome.result is not None:
+                    traces_by_project.setdefault(job.project_id, merge.Batch())
+                    self.add_judge_trace(traces_by_project[job.project_id], outcome)
+                if outcome.score is not None and outcome.error is None:
+                    scores_by_project.setdefault(job.project_id, []).extend(self.scores_for(outcome))
+            for project_id, batch in traces_by_project.items():
+                traces_upsert(project=self.project_of(outcomes, project_id), batch=batch)
+            for project_id, items in scores_by_project.items():
+                result = scores_ingest(project=self.project_of(outcomes, project_id), items=items, source_override="EVAL")
+                if result.errors:
+                    # A score the platform builds itself failed validation: a bug, not the judge's fault.
+                    raise ValueError(f"evaluation scores refused: {result.errors[:3]}")
+
+    @staticmethod
+    def project_of(outcomes: list[Outcome], project_id: str) -> Project:
+        return next(o.job.project for o in outcomes if o.job.project_id == project_id)
+
+    def finish(self, outcome: Outcome) -> bool:
+        job, result = outcome.job, outcome.result
+        fields: dict[str, Any] = {"raw_answer": outcome.raw_answer}
+        if result is not None:
+            cost = None
+            price = self.price_for(job.project, result.model)
+            if price is not None:
+                cost = Decimal(str(compute_cost(price, result.usage)["total"]))
+                self.budgets.spent(job.project, job.rule, cost)
+            fields.update(
+                input_tokens=result.input_tokens, output_tokens=result.output_tokens, cost=cost,
+                latency_ms=result.latency_ms, judge_trace_id=judge_trace_id(job.pk),
+            )
+        if outcome.error in SkipReason.values and outcome.score is None and result is None:
+            return job_finish(job, status=EvaluationJobStatus.SKIPPED, skip_reason=outcome.error, **fields)
+        if outcome.error is not None and outcome.retryable and job.attempts < MAX_ATTEMPTS:
+            # The provider is failing: back to the queue, tried again after a growing wait.
+            wait = min(300, 5 * 2 ** (job.attempts - 1))
+            return job_finish(
+                job, status=EvaluationJobStatus.QUEUED, error=outcome.error, finished_at=None, heartbeat_at=None,
+                retry_at=timezone.now() + timedelta(seconds=wait), **fields,
+            )
+        if outcome.error is not None:
+            return job_finish(job, status=EvaluationJobStatus.FAILED, error=outcome.error, **fields)
+        return job_finish(job, status=EvaluationJobStatus.COMPLETED, score_id=score_id_for(job.pk), **fields)
+
+    def scores_for(self, outcome: Outcome) -> list[dict]:
+        job = outcome.job
+        version, evaluator = job.evaluator_version, job.evaluator
+        name = version.score_config.name if version.score_config_id and version.score_config else evaluator.name
+        metadata = {
+            "evaluatorId": evaluator.pk,
+            "evaluatorVersion": version.version,
+            "evaluatorVersionId": version.pk,
+            "evaluationJobId": job.pk,
+        }
+        if job.rule_id:
+            metadata["evaluationRuleId"] = job.rule_id
+        if outcome.result is not None:
+            metadata["judgeTraceId"] = judge_trace_id(job.pk)
+        base = {
+            "name": name,
+            "source": "EVAL",
+            "environment": outcome.context.environment if outcome.context else "default",
+            "metadata": metadata,
+            "configId": version.score_config_id,
+        }
+        if job.target_kind == JobTarget.OBSERVATION:
+            base.update(traceId=job.trace_id, observationId=job.observation_id)
+        else:
+            base["traceId"] = job.trace_id
+        score = outcome.score
+        if isinstance(score, CheckResult):
+            data_type = version.output_definition["dataType"]
+            return [{**base, "id": score_id_for(job.pk), "value": score.value, "dataType": data_type, "comment": score.comment}]
+        items = []
+        for index, value in enumerate(score.values):
+            item = {**base, "id": score_id_for(job.pk, index), "dataType": score.data_type, "comment": score.reasoning}
+            item["value"] = value
+            items.append(item)
+        return items
+
+    def add_judge_trace(self, batch: merge.Batch, outcome: Outcome) -> None:
+        """The judge's call as its own trace and generation, in the judges' environment, which
+        rules never match."""
+        job, result = outcome.job, outcome.result
+        trace_id = judge_trace_id(job.pk)
+        observation_id = trace_id[:16]
+        name = f"Evaluator: {job.evaluator.name} v{job.evaluator_version.version}"
+        metadata = {"evaluation_job_id": job.pk, "evaluator_id": job.evaluator_id, "target_trace_id": job.trace_id}
+        price = self.price_for(job.project, result.model)
+        batch.add_observation(merge.observation_contribution({
+            "id": observation_id, "trace_id": trace_id, "parent_observation_id": None, "type": "GENERATION",
+            "name": name, "start_time": outcome.started_at, "end_time": outcome.finished_at,
+            "completion_start_time": None, "level": "ERROR" if outcome.error else "DEFAULT",
+            "status_message": outcome.error, "model": result.model, "model_parameters": None,
+            "usage_details": result.usage, "cost_details": compute_cost(price, result.usage) if price else {},
+            "prompt_name": None, "prompt_version": None, "environment": JUDGE_ENVIRONMENT, "release": None,
+            "version": None, "input": outcome.messages, "output": result.text, "metadata": metadata,
+        }))
+        batch.add_trace(merge.trace_contribution(
+            trace_id=trace_id, timestamp=outcome.started_at, root_observation_id=observation_id, name=name,
+            input=outcome.messages, output=result.text, output_explicit=False, environment=JUDGE_ENVIRONMENT,
+            metadata=metadata,
+        ))
