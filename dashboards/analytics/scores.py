@@ -45,6 +45,7 @@ class ScoreSpec:
     source: str | None = None
     evaluator_version: str | None = None
     environment: str | None = None
+    config_id: str | None = None
 
     @property
     def label(self) -> str:
@@ -55,11 +56,13 @@ class ScoreSpec:
             parts.append(f"v{self.evaluator_version}")
         if self.environment:
             parts.append(self.environment)
+        if self.config_id:
+            parts.append(f"config {self.config_id}")
         return " · ".join(parts)
 
     @classmethod
     def from_wire(cls, value: Any, field: str) -> ScoreSpec:
-        """`{"name", "source"?, "evaluatorVersion"?, "environment"?}` or a bare name."""
+        """`{"name", "source"?, "evaluatorVersion"?, "environment"?, "configId"?}` or a bare name."""
         if isinstance(value, str):
             value = {"name": value}
         if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"]:
@@ -75,10 +78,13 @@ class ScoreSpec:
         environment = value.get("environment")
         if environment is not None and not isinstance(environment, str):
             raise ValidationError({field: ["environment must be a string"]})
-        texts = [value["name"], source or "", environment or "", str(version or "")]
+        config_id = value.get("configId")
+        if config_id is not None and not isinstance(config_id, str):
+            raise ValidationError({field: ["configId must be a string"]})
+        texts = [value["name"], source or "", environment or "", str(version or ""), config_id or ""]
         if any("\x00" in text for text in texts):
             raise ValidationError({field: ["must not contain NUL characters"]})
-        return cls(value["name"], source, None if version is None else str(version), environment)
+        return cls(value["name"], source, None if version is None else str(version), environment, config_id)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -86,6 +92,7 @@ class ScoreSpec:
             "source": self.source,
             "evaluatorVersion": self.evaluator_version,
             "environment": self.environment,
+            "configId": self.config_id,
             "label": self.label,
         }
 
@@ -97,6 +104,8 @@ class ScoreSpec:
             filters.append(
                 {"column": "environment", "operator": "=", "value": self.environment, "type": "string"}
             )
+        if self.config_id:
+            filters.append({"column": "configId", "operator": "=", "value": self.config_id, "type": "string"})
         if self.evaluator_version is not None:
             filters.append(
                 {
@@ -245,6 +254,8 @@ def _series_values(
         scores = scores.filter(source=spec.source)
     if spec.environment:
         scores = scores.filter(environment=spec.environment)
+    if spec.config_id:
+        scores = scores.filter(config_id=spec.config_id)
     if spec.evaluator_version is not None:
         scores = scores.annotate(version=_version()).filter(version=spec.evaluator_version)
     fields = (

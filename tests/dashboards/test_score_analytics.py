@@ -249,3 +249,17 @@ def test_bad_analytics_input_is_a_400_naming_the_field(api, path, params, named)
     response = api.get(f"analytics/scores{path}", **params)
     assert response.status_code == 400, response.content
     assert named in response.json()["message"]
+
+
+def test_a_series_may_be_picked_by_its_score_config(api, project, judged):
+    from tests.scoring.factories import ScoreConfigFactory
+
+    config = ScoreConfigFactory(project=project, name="accuracy")
+    Score.objects.filter(
+        project=project, name="accuracy", score_id__in=["acc1-1", "acc1-2", "acc1-3"]
+    ).update(config=config)
+    body = get(api, "/summary", score=json.dumps({"name": "accuracy", "configId": config.id}), **WINDOW)
+    expected = list(Score.objects.filter(project=project, config=config).values_list("value", flat=True))
+    assert body["summary"]["count_count"] == 3
+    assert body["summary"]["avg_value"] == pytest.approx(float(numpy.mean(expected)))
+    assert body["spec"]["configId"] == config.id
