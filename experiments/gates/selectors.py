@@ -9,6 +9,8 @@ from django.db.models import Max, OuterRef, QuerySet, Subquery
 from experiments.gates.models import GatePolicy, GateResult, RunRelease
 from experiments.models import ExperimentRun
 
+RESULTS_SCANNED = 500
+
 
 def gate_policy_list(*, project) -> QuerySet[GatePolicy]:
     """The current (highest) version of each of the project's policies, by name."""
@@ -54,11 +56,15 @@ def run_release_get(*, project, run: ExperimentRun) -> RunRelease | None:
 
 
 def gate_result_list_for_runs(*, project, runs: Iterable[ExperimentRun]) -> list[GateResult]:
-    """The latest result of each policy on each of these runs, newest first; one query."""
+    """The latest result of each policy on each of these runs, newest first; one query.
+
+    Reads at most `RESULTS_SCANNED` of the runs' newest results: a run evaluated by CI on every push
+    may hold thousands, and the latest of each gate is among the newest.
+    """
     seen: set[tuple[int, str]] = set()
     latest = []
     results = GateResult.objects.filter(project=project, run__in=list(runs)).select_related("baseline")
-    for result in results.order_by("-created_at", "-pk"):
+    for result in results.order_by("-created_at", "-pk")[:RESULTS_SCANNED]:
         key = (result.run_id, result.policy_name)
         if key not in seen:
             seen.add(key)

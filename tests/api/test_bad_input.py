@@ -106,7 +106,10 @@ def test_more_query_parameters_than_django_accepts_is_a_400(api):
 DEEP_BODY = "[" * 100_000 + "]" * 100_000
 CASES = {case.pattern: case for case in all_cases()}
 # Writes that read no body at all (nothing in it can be too deep or too large).
-BODILESS = {("post", "api/public/experiments/runs/<str:run_id>/cancel")}
+BODILESS = {
+    ("post", "api/public/experiments/runs/<str:run_id>/cancel"),
+    ("post", "api/public/experiments/runs/<str:run_id>/release"),
+}
 
 
 def write_params():
