@@ -37,6 +37,7 @@ from tests.scoring.factories import ScoreConfigFactory, ScoreFactory
 from tests.support.api import basic_auth
 from tests.tenancy.factories import api_key_for
 from tests.traces.factories import ModelPriceFactory, ObservationFactory, TraceFactory
+from tests.traces.media.factories import media_id_of, stored_media
 
 ON_POSTGRESQL = connection.vendor == "postgresql"
 # Generated requests per operation. On PostgreSQL the coverage phase adds schemathesis's
@@ -77,6 +78,7 @@ SEEDED_IDS = {
     "version": 1,
     "connection_id": "connection-1",
     "price_id": "price-1",
+    "media_id": media_id_of(b"media-1"),
 }
 
 
@@ -105,6 +107,7 @@ def seed(project) -> None:
     connection_row = make_connection(project)
     type(connection_row).objects.filter(pk=connection_row.pk).update(id="connection-1")
     ModelPriceFactory(project=project, id="price-1")
+    stored_media(project, b"media-1", "text/plain", trace_id="trace-1")
 
 
 @pytest.fixture
