@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.support.live import langfuse_client
+from tests.support.live import langfuse_client, wait_for_media_uploads
 from tests.tenancy.factories import api_key_for
 from tests.traces.media.factories import PDF, png, reference
 from traces.media.models import Media, MediaReference
@@ -16,7 +16,7 @@ def test_the_sdk_uploads_an_image_and_a_pdf_of_a_traces_input_and_reads_them_bac
     from langfuse.media import LangfuseMedia
 
     image, key = png(), api_key_for(project)
-    with langfuse_client(live_server, key, flush_interval=0.2) as lf:
+    with langfuse_client(live_server, key, flush_interval=60, flush_at=1000) as lf:
         with lf.start_as_current_observation(
             name="describe",
             input={
@@ -27,6 +27,7 @@ def test_the_sdk_uploads_an_image_and_a_pdf_of_a_traces_input_and_reads_them_bac
         ) as root:
             root.update(output="a red square and an empty page")
         trace_id, observation_id = root.trace_id, root.id
+        wait_for_media_uploads(lf)
         lf.flush()
 
         stored = {m.content_type: m for m in Media.objects.filter(project=project)}
@@ -55,13 +56,15 @@ def test_a_second_upload_of_the_same_bytes_is_skipped_and_only_referenced(live_s
     from langfuse.media import LangfuseMedia
 
     image = png(rgb=(0, 120, 0))
-    with langfuse_client(live_server, api_key_for(project), flush_interval=0.2) as lf:
+    with langfuse_client(live_server, api_key_for(project), flush_interval=60, flush_at=1000) as lf:
         with lf.start_as_current_observation(name="first", input={"img": LangfuseMedia(content_bytes=image, content_type="image/png")}):
             pass
+        wait_for_media_uploads(lf)
         lf.flush()
         first = Media.objects.get(project=project)
         with lf.start_as_current_observation(name="second", output={"img": LangfuseMedia(content_bytes=image, content_type="image/png")}) as second:
             pass
+        wait_for_media_uploads(lf)
         lf.flush()
 
     media = Media.objects.get(project=project)  # still one content, stored once
@@ -76,11 +79,12 @@ def test_media_refused_by_the_limits_leaves_the_trace_with_its_placeholder(live_
 
     settings.EVALSITE_MEDIA_MAX_BYTES = 100
     big = png(width=64, height=64, rgb=(1, 2, 3)) + b"\x00" * 200
-    with langfuse_client(live_server, api_key_for(project), flush_interval=0.2) as lf:
+    with langfuse_client(live_server, api_key_for(project), flush_interval=60, flush_at=1000) as lf:
         with lf.start_as_current_observation(
             name="too-big", input={"img": LangfuseMedia(content_bytes=big, content_type="image/png")}
         ) as root:
             pass
+        wait_for_media_uploads(lf)
         lf.flush()
     assert not Media.objects.filter(project=project).exists()
     trace = Trace.objects.get(project=project, trace_id=root.trace_id)
