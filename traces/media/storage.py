@@ -71,22 +71,6 @@ def presigned_download_url(*, name: str, content_type: str, attachment: bool, ex
     return storage.url(name, parameters=parameters, expire=expires)
 
 
-def stored_checksum(name: str) -> str | None:
-    """The SHA-256 (base64) the store verified on upload, when it keeps one (S3 with checksums)."""
-    storage = s3_storage()
-    if storage is None:
-        return None
-    from botocore.exceptions import ClientError
-
-    try:
-        head = storage.bucket.meta.client.head_object(
-            Bucket=storage.bucket_name, Key=_s3_key(storage, name), ChecksumMode="ENABLED"
-        )
-    except ClientError:
-        return None
-    return head.get("ChecksumSHA256")
-
-
 def stored_size(name: str) -> int | None:
     storage = media_storage()
     try:
