@@ -206,6 +206,40 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 EVALSITE_MAX_SPANS_PER_REQUEST = int(os.environ.get("EVALSITE_MAX_SPANS_PER_REQUEST", 10_000))
 EVALSITE_MAX_EVENTS_PER_REQUEST = int(os.environ.get("EVALSITE_MAX_EVENTS_PER_REQUEST", 10_000))
 
+# -- Media attachments (traces/media/README.md) -----------------------------------------------------
+# Images, audio and files the SDK uploads: at most EVALSITE_MEDIA_MAX_BYTES each, of the SDK's
+# content types. Stored under var/media/ by default; in any S3-compatible store when
+# EVALSITE_MEDIA_S3_BUCKET is set (needs the `s3` extra: django-storages and boto3). Credentials:
+# EVALSITE_MEDIA_S3_ACCESS_KEY_ID/…_SECRET_ACCESS_KEY, or boto3's own chain (AWS_* variables, roles).
+EVALSITE_MEDIA_MAX_BYTES = int(os.environ.get("EVALSITE_MEDIA_MAX_BYTES", 50 * 1024 * 1024))
+EVALSITE_MEDIA_UPLOAD_URL_SECONDS = int(os.environ.get("EVALSITE_MEDIA_UPLOAD_URL_SECONDS", 3600))
+EVALSITE_MEDIA_DOWNLOAD_URL_SECONDS = int(os.environ.get("EVALSITE_MEDIA_DOWNLOAD_URL_SECONDS", 900))
+if os.environ.get("EVALSITE_MEDIA_S3_BUCKET"):
+    _MEDIA_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["EVALSITE_MEDIA_S3_BUCKET"],
+            "endpoint_url": os.environ.get("EVALSITE_MEDIA_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("EVALSITE_MEDIA_S3_REGION") or None,
+            "access_key": os.environ.get("EVALSITE_MEDIA_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("EVALSITE_MEDIA_S3_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("EVALSITE_MEDIA_S3_PREFIX", ""),
+            "addressing_style": os.environ.get("EVALSITE_MEDIA_S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",
+            "file_overwrite": True,
+        },
+    }
+else:
+    _MEDIA_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "media"},
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "media": _MEDIA_STORAGE,
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["evalsite.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -11,6 +11,7 @@ import experiments.urls
 import ingestion.urls
 import prompts.urls
 import scoring.urls
+import traces.media.urls
 import traces.urls
 from evalsite.api.urls import api_urlpatterns
 from evalsite.llm import connection_api, price_api
@@ -49,6 +50,8 @@ urlpatterns = [
     path("api/public/", include(public_api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Signed upload and download URLs of stored media (traces/media/views.py): no key, no session.
+    path("media/", include(traces.media.urls.file_urlpatterns)),
     path("projects/", ProjectListPage.as_view(), name="project-list"),
     path("projects/<str:project_id>/", include(project_pages)),
     # The SDK's links to Langfuse's UI routes (singular "project"), redirected to our pages.

@@ -20,6 +20,7 @@ from evalsite.pages import ProjectPageView
 from experiments import comparison as cmp
 from experiments import selectors
 from experiments.gates import selectors as gate_selectors
+from traces.media.selectors import media_links
 
 DISPLAY_LIMIT = 1500  # characters of an input/output shown in the item table
 # Item table rows per page: the statistics cover every item, the table shows a page of them (a page of
@@ -125,6 +126,8 @@ class ExperimentComparePage(ProjectPageView):
         siblings = selectors.experiment_run_siblings(
             project=self.project, dataset_ids={run.dataset_id for run in comparison.runs if run.dataset_id}
         )
+        table = [self._row(comparison, row, trace_url_prefix) for row in page_rows]
+        shown_values = [v for row in table for v in (row["input"], row["expected"], *(c["output"] for c in row["cells"] if c))]
         return render(
             request,
             self.template_name,
@@ -135,7 +138,8 @@ class ExperimentComparePage(ProjectPageView):
                 summaries=[self._summary(comparison, summary, index) for index, summary in enumerate(comparison.summaries)],
                 tests=[self._test(test) for test in comparison.tests],
                 chart=self._chart(comparison),
-                rows=[self._row(comparison, row, trace_url_prefix) for row in page_rows],
+                rows=table,
+                media_links=media_links(project=self.project, values=shown_values),  # one query for the page
                 shown=len(rows),
                 total=len(comparison.rows),
                 page={

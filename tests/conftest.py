@@ -23,6 +23,14 @@ def project(db):
     return ProjectFactory(name="Project A")
 
 
+@pytest.fixture(autouse=True)
+def media_root(tmp_path, settings):
+    """Stored media (traces/media) in a directory of each test, never var/media/."""
+    root = tmp_path / "media"
+    settings.STORAGES = {**settings.STORAGES, "media": {**settings.STORAGES["media"], "OPTIONS": {"location": root}}}
+    return root
+
+
 @pytest.fixture
 def victim_project(db):
     """Another organization's project: nothing of it may ever be visible from `project`."""

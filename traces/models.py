@@ -117,3 +117,7 @@ class Observation(models.Model):
 
     def __str__(self) -> str:
         return self.observation_id
+
+
+# Media attachments live in their own subpackage; importing them here registers them with the app.
+from traces.media.models import Media, MediaReference  # noqa: E402, F401

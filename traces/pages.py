@@ -22,6 +22,7 @@ from django.urls import reverse
 from evalsite.pages import ProjectPageView
 from evalsite.tenancy.roles import Role
 from traces import hooks
+from traces.media.selectors import media_links
 from traces.models import Observation, Trace
 from traces.selectors import observations_for_traces, trace_get
 
@@ -180,5 +181,11 @@ class TraceDetailPage(ProjectPageView):
             trace_metadata=pretty(trace.metadata) if trace.metadata else "",
             duration=duration_text(span if observations else None),
             total_cost=money(total_cost if any(o.total_cost is not None for o in observations) else None),
+            # Signed links of the media the page shows (traces/media), in one query.
+            media_links=media_links(
+                project=self.project,
+                values=[trace.input, trace.output, trace.metadata]
+                + [value for o in observations for value in (o.input, o.output, o.metadata)],
+            ),
         )
         return render(request, self.template_name, context, status=status)

@@ -7,6 +7,7 @@ from traces.api import (
     SessionViewSet,
     TraceViewSet,
 )
+from traces.media import urls as media_urls
 from traces.pages import TraceDetailPage
 
 # Routes under /api/public/ (no trailing slashes) and under /projects/<project_id>/.
@@ -29,6 +30,7 @@ api_urlpatterns = [
     path("sessions", SessionViewSet.as_view({"get": "list"}), name="api-sessions"),
     path("sessions/<path:session_id>", SessionViewSet.as_view({"get": "retrieve"}), name="api-session"),
     path("metrics/daily", DailyMetricsViewSet.as_view({"get": "list"}), name="api-metrics-daily"),
+    *media_urls.api_urlpatterns,
 ]
 page_urlpatterns = [
     path("traces/<path:trace_id>", TraceDetailPage.as_view(), name="trace-detail"),

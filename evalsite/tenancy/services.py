@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from evalsite.tenancy import hooks
 from evalsite.tenancy.actors import SYSTEM, Actor
 from evalsite.tenancy.keys import hash_secret, new_key_pair
 from evalsite.tenancy.models import (
@@ -72,6 +73,8 @@ def project_delete(*, project: Project, actor: Actor) -> None:
     audit_log_record(
         actor=actor, action="project.delete", obj=project, organization=project.organization, name=project.name
     )
+    for hook in hooks.project_delete_hooks:
+        hook(project=project)
     project.delete()
 
 

@@ -39,6 +39,7 @@ from tests.scoring.factories import ScoreConfigFactory, ScoreFactory
 from tests.support.api import basic_auth
 from tests.tenancy.factories import api_key_for
 from tests.traces.factories import ModelPriceFactory, ObservationFactory, TraceFactory
+from tests.traces.media.factories import media_id_of, stored_media
 
 ON_POSTGRESQL = connection.vendor == "postgresql"
 # Generated requests per operation. On PostgreSQL the coverage phase adds schemathesis's
@@ -81,6 +82,7 @@ SEEDED_IDS = {
     "price_id": "price-1",
     "gate_name": "gate-1",
     "queue_id": "queue-1", "comment_id": "comment-1",
+    "media_id": media_id_of(b"media-1"),
 }
 
 
@@ -114,6 +116,7 @@ def seed(project) -> None:
     queue = QueueFactory(project=project, id="queue-1", score_config_ids=["config-1"])
     QueueItemFactory(queue=queue, id="item-1", object_id="trace-1")
     CommentFactory(project=project, id="comment-1", object_id="trace-1")
+    stored_media(project, b"media-1", "text/plain", trace_id="trace-1")
 
 
 @pytest.fixture

@@ -19,3 +19,13 @@ def langfuse_client(live_server, created_key, **options):
         yield client
     finally:
         client.shutdown()
+
+
+def wait_for_media_uploads(client) -> None:
+    """Block until the SDK's background media uploads are done (its `flush()` exports spans first).
+
+    For SQLite: the live server's threads share one in-memory database, which cannot take two
+    writers at once ("database table is locked"); a test that lets span exports and media uploads
+    overlap fails there at random. On PostgreSQL they may overlap freely.
+    """
+    client._resources._media_upload_queue.join()

@@ -37,3 +37,25 @@ CASES = [
         ).exists(),
     ),
 ]
+
+
+def make_media(project):
+    from tests.traces.media.factories import png, stored_media
+
+    return {"media_id": stored_media(project, png(rgb=(9, 9, 9))).media_id}
+
+
+def media_unreported(project, kwargs):
+    from traces.media.models import Media
+
+    return Media.objects.filter(project=project, media_id=kwargs["media_id"], upload_http_status__isnull=True).exists()
+
+
+CASES.append(
+    CrossProjectCase(
+        pattern="api/public/media/<str:media_id>",
+        make=make_media,
+        body={"uploadedAt": "2026-01-01T00:00:00Z", "uploadHttpStatus": 500, "uploadHttpError": "stolen"},
+        still_there=media_unreported,
+    )
+)
