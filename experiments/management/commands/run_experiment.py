@@ -44,6 +44,8 @@ class Command(BaseCommand):
         parser.add_argument("--model", required=True)
         parser.add_argument("--param", action="append", default=[], help="model parameter key=value (repeatable)")
         parser.add_argument("--concurrency", type=int, default=8)
+        parser.add_argument("--evaluator", action="append", default=[],
+                            help="evaluator id whose latest version scores each item (repeatable)")
         parser.add_argument("--here", action="store_true", help="execute in this process instead of a worker")
         parser.add_argument("--no-wait", action="store_true", help="queue the run and return at once")
 
@@ -61,6 +63,7 @@ class Command(BaseCommand):
                 model=o["model"],
                 model_parameters=dict(parse_parameter(p) for p in o["param"]),
                 concurrency=o["concurrency"],
+                evaluators=[{"evaluatorId": evaluator_id} for evaluator_id in o["evaluator"]] or None,
                 enqueue=not o["here"],
             )
         except ValidationError as error:
