@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.ingest [--requests 60] [--score-requests 300] [--senders 4] [--database NAME]
     .venv/bin/python -m bench.ingest --large-spans 250000
+    .venv/bin/python -m bench.ingest --rules 10      # with 10 enabled online evaluation rules
 
 Starts gunicorn (2 workers) on a fresh PostgreSQL database, sends gzip'd OTLP protobuf requests of
 512 spans (~1 KB of input/output each) and score arrays of 100 from concurrent senders, checks that
@@ -12,6 +13,11 @@ web worker (VmHWM) is printed after each phase.
 With --large-spans N it sends instead one gzip'd request of N minimal spans (no attributes) to
 fresh workers under gunicorn's default 30 s timeout, and prints the answer, its time, the spans
 stored and the workers' peak RSS: what one oversized export costs a worker.
+
+With --rules N, N enabled evaluation rules (a filter that matches about half the traces, 10%
+sampling, a deterministic check) exist before the OTLP phase: the request then only hands the
+stored ids to the matching task after its commit (evaluators/online.py). No worker runs, so the
+figures are the request path's alone; compare with a run without --rules.
 """
 
 import argparse
@@ -265,6 +271,28 @@ def large_request(spans: int, database: str) -> None:
         ])
 
 
+def api_post(site, path: str, body: dict) -> dict:
+    host, port = site.base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port))
+    connection.request("POST", path, json.dumps(body), {"Content-Type": "application/json", "Authorization": site.authorization})
+    response = connection.getresponse()
+    data = json.loads(response.read())
+    assert response.status == 200, data
+    return data
+
+
+def create_rules(site, n: int) -> None:
+    """N enabled rules on the traces of even index in each request (half of them), sampling 10%."""
+    check = api_post(site, "/api/public/v2/evaluators", {"type": "check", "name": "bench", "check": {"type": "valid_json"}})
+    names = [f"bench-trace-{t}" for t in range(0, SPANS_PER_REQUEST // SPANS_PER_TRACE, 2)]
+    for index in range(n):
+        api_post(site, "/api/public/v2/evaluation-rules", {
+            "name": f"bench rule {index}", "enabled": True, "sampling": 0.1, "target": "trace",
+            "filter": [{"type": "stringOptions", "column": "traceName", "operator": "any of", "value": names}],
+            "evaluatorAssignments": [{"evaluatorId": check["id"]}],
+        })
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=60, help="OTLP requests of 512 spans")
@@ -272,6 +300,7 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--database", default="evalsite_bench_ingest", help="the PostgreSQL database to (re)create")
     parser.add_argument("--large-spans", type=int, default=0, help="send one request of this many minimal spans instead")
+    parser.add_argument("--rules", type=int, default=0, help="enabled online evaluation rules during the OTLP phase")
     args = parser.parse_args()
     if args.large_spans:
         large_request(args.large_spans, args.database)
@@ -284,6 +313,8 @@ def main() -> None:
         send_all(site, "/api/public/otel/v1/traces", [otlp_body(10_000 + i)[0] for i in range(4)],
                  {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}, 4, "warm-up")
         baseline_spans = count(site.database_url, "traces_observation", site.project_id)
+        if args.rules:
+            create_rules(site, args.rules)
 
         seconds, latencies, statuses = send_all(
             site, "/api/public/otel/v1/traces", [body for body, _ in otlp],
@@ -291,7 +322,7 @@ def main() -> None:
         )
         spans = args.requests * SPANS_PER_REQUEST
         stored = count(site.database_url, "traces_observation", site.project_id) - baseline_spans
-        report("OTLP ingestion (gunicorn 2 workers, PostgreSQL, all on this machine)", [
+        report(f"OTLP ingestion (gunicorn 2 workers, PostgreSQL, all on this machine, {args.rules} evaluation rules)", [
             ("spans sent / stored", f"{spans} / {stored}"),
             ("statuses", str(sorted(set(statuses)))),
             ("throughput", f"{spans / seconds:,.0f} spans/s"),

@@ -311,6 +311,8 @@ EVALSITE_JOB_LEASE_SECONDS = float(
 EVALSITE_JOB_SWEEP_SECONDS = float(
     os.environ.get("EVALSITE_JOB_SWEEP_SECONDS") or os.environ.get("EVALSITE_RUN_SWEEP_SECONDS") or 10
 )
+# Judge calls in flight per evaluation task (evaluators/executor.py).
+EVALSITE_EVAL_CONCURRENCY = int(os.environ.get("EVALSITE_EVAL_CONCURRENCY", 32))
 
 LOGGING = {
     "version": 1,

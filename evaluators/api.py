@@ -19,7 +19,7 @@ from evalsite.api.errors import exception_handler as platform_exception_handler
 from evalsite.api.fields import TimestampField
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
-from evaluators import backfill, budgets, explain, jobs, offline, selectors, services
+from evaluators import backfill, budgets, explain, jobs, offline, run_level, selectors, services
 from evaluators import serializers as s
 from evaluators.models import EvaluationJob, EvaluationRule, Evaluator, RuleAssignment
 from experiments import selectors as experiment_selectors
@@ -307,6 +307,30 @@ class RunEvaluationViewSet(PublicApiViewSet):
         data = self.parsed(s.RunEvaluationsSerializer, request.data)
         summary = offline.run_evaluate(project=self.project, run=run, evaluators=[dict(a) for a in data["evaluators"]])
         return Response(summary, status=status.HTTP_202_ACCEPTED)
+
+
+class RunEvaluatorSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["mean", "precision_recall_f1"])
+    scoreName = serializers.CharField(max_length=500)  # noqa: N815
+    labelPath = serializers.CharField(required=False, allow_null=True, max_length=500)  # noqa: N815
+
+
+class RunEvaluatorViewSet(PublicApiViewSet):
+    """`POST /experiments/runs/{runId}/run-evaluations`: an aggregate written as run-level scores."""
+
+    queryset = EvaluationJob.objects.all()
+    wire_field_names = {"kind": "type", "score_name": "scoreName", "label_path": "labelPath"}
+
+    @extend_schema(request=RunEvaluatorSerializer, responses=OpenApiTypes.OBJECT)
+    def create(self, request, run_id: str):
+        run = experiment_selectors.experiment_run_list_by_ids(project=self.project, run_ids=[run_id]).get(run_id)
+        if run is None:
+            raise NotFound(f"Experiment run not found: {run_id}")
+        data = self.parsed(RunEvaluatorSerializer, request.data)
+        result = run_level.run_evaluator_apply(
+            project=self.project, run=run, kind=data["type"], score_name=data["scoreName"], label_path=data.get("labelPath")
+        )
+        return Response(result)
 
 
 class EvaluationJobViewSet(PublicApiViewSet):

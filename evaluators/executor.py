@@ -113,7 +113,7 @@ def judge_call(version, endpoint, messages: list[dict]) -> ChatResult:
 
 class Executor:
     def __init__(self, *, concurrency: int | None = None):
-        self.concurrency = concurrency or int(getattr(settings, "EVALSITE_EVAL_CONCURRENCY", 32))
+        self.concurrency = concurrency or settings.EVALSITE_EVAL_CONCURRENCY
         self.prices: dict[str, list] = {}
         self.endpoints: dict[str, Any] = {}
         self.in_flight: dict[int, EvaluationJob] = {}

@@ -6,6 +6,7 @@ from evaluators.api import (
     EvaluationRuleViewSet,
     EvaluatorViewSet,
     RunEvaluationViewSet,
+    RunEvaluatorViewSet,
     TraceEvaluationsViewSet,
 )
 
@@ -35,6 +36,11 @@ api_urlpatterns = [
         "experiments/runs/<str:run_id>/evaluations",
         RunEvaluationViewSet.as_view({"post": "create"}),
         name="api-run-evaluations",
+    ),
+    path(
+        "experiments/runs/<str:run_id>/run-evaluations",
+        RunEvaluatorViewSet.as_view({"post": "create"}),
+        name="api-run-evaluators",
     ),
     path("evaluation-jobs/<str:job_id>/retry", EvaluationJobViewSet.as_view({"post": "retry"}), name="api-evaluation-job-retry"),
 ]

@@ -77,3 +77,10 @@ CASES += [
         still_there=rule_untouched,
     ),
 ]
+
+CASES += [
+    CrossProjectCase(
+        pattern="api/public/experiments/runs/<str:run_id>/run-evaluations", make=make_run,
+        body={"type": "mean", "scoreName": "accuracy"},
+    ),
+]

@@ -46,6 +46,8 @@ class Command(BaseCommand):
         parser.add_argument("--param", action="append", default=[], help="model parameter key=value (repeatable)")
         parser.add_argument("--concurrency", type=int, default=8)
         parser.add_argument("--trials", type=int, default=1, help="run every item this many times (1-20)")
+        parser.add_argument("--evaluator", action="append", default=[],
+                            help="evaluator id whose latest version scores each item (repeatable)")
         parser.add_argument("--here", action="store_true", help="execute in this process instead of a worker")
         parser.add_argument("--no-wait", action="store_true", help="queue the run and return at once")
 
@@ -64,6 +66,7 @@ class Command(BaseCommand):
                 model_parameters=dict(parse_parameter(p) for p in o["param"]),
                 concurrency=o["concurrency"],
                 trials=o["trials"],
+                evaluators=[{"evaluatorId": evaluator_id} for evaluator_id in o["evaluator"]] or None,
                 enqueue=not o["here"],
             )
         except ValidationError as error:
