@@ -12,6 +12,7 @@ from typing import Any
 
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.roles import Role
+from scoring import hooks
 from scoring.models import Score, ScoreConfig, ScoreDataType, ScoreSource
 from scoring.selectors import score_config_list, score_list_for_traces
 from scoring.services import scores_ingest
@@ -29,6 +30,8 @@ class ScoresPanel(TracePanel):
 
     def content(self, view: TraceView, *, form: PanelForm | None = None) -> PanelContent:
         scores = score_list_for_traces(project=view.project, trace_ids=[view.trace.trace_id])
+        for page_filter in hooks.score_page_filters:
+            scores = page_filter(project=view.project, user=view.request.user, role=view.role, scores=scores)
         by_observation: dict[str, list[Score]] = {}
         for score in scores:
             if score.observation_id:
