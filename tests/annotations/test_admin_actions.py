@@ -56,3 +56,16 @@ def test_an_annotator_cannot_fill_a_queue(client, project):
     answer = client.post(url, {"action": "add_traces_to_queue", "_selected_action": [trace.pk], "apply": "1", "queue": queue.pk}, follow=True)
     assert not QueueItem.objects.exists()
     assert answer.status_code in (200, 403)
+
+
+def test_run_items_go_into_a_queue_as_their_traces_remembering_the_run_item(client, project):
+    from tests.experiments.factories import RunItemFactory
+
+    queue = QueueFactory(project=project)
+    items = [RunItemFactory(run__project=project) for _ in range(3)]
+    client.force_login(user_with_role(project, Role.MEMBER))
+    url = reverse("admin:experiments_runitem_changelist")
+    answer = run_action(client, url, "add_run_items_to_queue", [items[0].pk], queue, select_across=True)
+    assert "Added 3 item(s)" in answer.content.decode()
+    stored = {item.object_id: item.run_item_id for item in QueueItem.objects.filter(queue=queue)}
+    assert stored == {item.trace_id: item.pk for item in items}
