@@ -11,7 +11,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 
 from annotations.models import AnnotationQueue, ObjectType
-from annotations.services import ObjectRef, queue_items_add_many
+from annotations.services import ObjectRef, queue_items_add_many, run_item_refs
 from evalsite.tenancy.admin_base import role_for_project_id
 from evalsite.tenancy.models import Project
 from evalsite.tenancy.roles import Role
@@ -72,3 +72,13 @@ def add_traces_to_queue(modeladmin, request, queryset):
 @admin.action(description="Add to an annotation queue")
 def add_observations_to_queue(modeladmin, request, queryset):
     return _add_to_queue(modeladmin, request, queryset, _observation_refs, "add_observations_to_queue")
+
+
+@admin.action(description="Add to an annotation queue")
+def add_run_items_to_queue(modeladmin, request, queryset):
+    def refs(selection):
+        # Run items without a trace cannot be annotated: they are left out, not refused as a whole.
+        items = list(selection.filter(trace_id__isnull=False).exclude(trace_id="").select_related(None).iterator())
+        return run_item_refs(project=items[0].project, run_items=items) if items else []
+
+    return _add_to_queue(modeladmin, request, queryset, refs, "add_run_items_to_queue")

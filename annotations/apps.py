@@ -6,10 +6,17 @@ class AnnotationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from annotations.admin_actions import add_observations_to_queue, add_traces_to_queue
+        from annotations.admin_actions import (
+            add_observations_to_queue,
+            add_run_items_to_queue,
+            add_traces_to_queue,
+        )
+        from annotations.selectors import scores_visible_to
         from annotations.trace_panel import CommentsPanel
         from evalsite.navigation import register_page
         from evalsite.tenancy.roles import Role
+        from experiments import hooks as experiment_hooks
+        from scoring import hooks as scoring_hooks
         from traces import hooks as trace_hooks
 
         register_page("Annotate", "annotation-queues", minimum=Role.ANNOTATOR)
@@ -18,3 +25,6 @@ class AnnotationsConfig(AppConfig):
         trace_hooks.trace_page_panels.register(CommentsPanel())
         trace_hooks.trace_admin_actions.register(add_traces_to_queue)
         trace_hooks.observation_admin_actions.register(add_observations_to_queue)
+        experiment_hooks.run_item_admin_actions.register(add_run_items_to_queue)
+        # Blind annotation on the trace page's scores panel (scoring/hooks.py).
+        scoring_hooks.score_page_filters.register(scores_visible_to)

@@ -33,6 +33,7 @@ from evalsite.pages import ProjectPageView
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.roles import Role
 from scoring.models import ScoreConfigDataType
+from scoring.validation import form_value
 
 
 class QueueListPage(ProjectPageView):
@@ -172,16 +173,3 @@ class WorkspacePage(ProjectPageView):
                 values=values,
             )
         return render(request, "annotations/workspace.html", context, status=status)
-
-
-def form_value(raw: str, data_type: str):
-    """The typed value a form string stands for; anything that does not convert is passed on as
-    typed, so the config's validation names the problem."""
-    if data_type == ScoreConfigDataType.NUMERIC:
-        try:
-            return float(raw)
-        except ValueError:
-            return raw
-    if data_type == ScoreConfigDataType.BOOLEAN:
-        return {"true": 1, "1": 1, "false": 0, "0": 0}.get(raw.lower(), raw)
-    return raw

@@ -160,3 +160,26 @@ def queues_for_user(*, project: Project, user) -> list[AnnotationQueue]:
     """Queues the user may open in the workspace: open ones and those they are assigned to."""
     assigned = QueueAssignment.objects.filter(project=project, user=user).values("queue_id")
     return list(queue_list(project=project).filter(Q(access="PROJECT") | Q(id__in=assigned)))
+
+
+def scores_visible_to(*, project: Project, user, role, scores: list[Score]) -> list[Score]:
+    """`scores` less the other annotators' queue scores on items `user` has not submitted
+    (annotation is blind); ADMINs, who adjudicate, see everything. One query at most."""
+    from evalsite.tenancy.roles import Role
+
+    if role >= Role.ADMIN:
+        return scores
+
+    def item_of(score):
+        metadata = score.metadata if isinstance(score.metadata, dict) else {}
+        return metadata.get("queueItemId") if score.queue_id and score.author_user_id != user.pk else None
+
+    hidden_items = {item_of(score) for score in scores} - {None}
+    if not hidden_items:
+        return scores
+    submitted = set(
+        ItemAnnotation.objects.filter(project=project, user=user, outcome=Outcome.DONE, item_id__in=hidden_items).values_list(
+            "item_id", flat=True
+        )
+    )
+    return [score for score in scores if item_of(score) is None or item_of(score) in submitted]

@@ -34,7 +34,7 @@ from evalsite.llm.models import LlmConnection
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.admin_base import ProjectScopedAdmin, role_for_project_id
 from evalsite.tenancy.roles import Role
-from experiments import selectors
+from experiments import hooks, selectors
 from experiments.comparison import MAX_RUNS
 from experiments.gates.admin import mark_runs_released, unmark_runs_released
 from experiments.models import ExperimentRun, RunItem, RunStatus
@@ -228,6 +228,11 @@ class RunItemAdmin(ProjectScopedAdmin):
         "updated_at",
     ]
     fields = readonly_fields
+
+    @property
+    def actions(self):
+        # Read per request, so actions registered by apps above (experiments/hooks.py) are offered.
+        return list(hooks.run_item_admin_actions)
 
     def lookup_allowed(self, lookup, value, request=None):
         # The run page links here filtered to its items; the queryset stays project-scoped.

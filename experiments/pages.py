@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
 from evalsite.pages import ProjectPageView
+from evalsite.tenancy.actors import Actor
+from evalsite.tenancy.roles import Role
 from experiments import comparison as cmp
 from experiments import selectors
 from experiments.gates import selectors as gate_selectors
 from traces.media.selectors import media_links
+from scoring.models import ScoreSource
+from scoring.selectors import score_config_get, score_config_list
+from scoring.services import scores_ingest
+from scoring.validation import form_value
 
 DISPLAY_LIMIT = 1500  # characters of an input/output shown in the item table
 # Item table rows per page: the statistics cover every item, the table shows a page of them (a page of
@@ -91,6 +98,32 @@ def _page_number(raw: str | None) -> int:
 
 class ExperimentComparePage(ProjectPageView):
     template_name = "experiments/compare.html"
+    # Reading needs VIEWER; scoring a run item's output in place (POST) needs ANNOTATOR.
+    required_roles = {"GET": Role.VIEWER, "HEAD": Role.VIEWER, "POST": Role.ANNOTATOR}
+
+    def post(self, request, project_id):
+        """A hand score on one run item's trace, through scoring (source ANNOTATION); back to the
+        same view of the comparison, or 400 with what was wrong."""
+        trace_id = request.POST.get("trace_id", "")
+        config = score_config_get(project=self.project, config_id=request.POST.get("config", ""))
+        if not selectors.run_item_trace_exists(project=self.project, trace_id=trace_id):
+            raise Http404("No run item of this project has that trace")
+        if config is None or config.is_archived:
+            return HttpResponseBadRequest("Choose a score config of this project")
+        item = {
+            "id": request.POST.get("score_id") or uuid.uuid4().hex, "name": config.name, "configId": config.id,
+            "value": form_value(request.POST.get("value", "").strip(), config.data_type), "traceId": trace_id,
+            "comment": request.POST.get("comment") or None,
+        }
+        result = scores_ingest(
+            project=self.project, items=[item], actor=Actor.from_request(request), source_override=ScoreSource.ANNOTATION
+        )
+        if result.errors:
+            return HttpResponseBadRequest("; ".join(str(error) for _, error in result.errors))
+        back = request.POST.get("next", "")
+        if not back.startswith(reverse("experiment-compare", kwargs={"project_id": self.project.pk})):
+            back = reverse("experiment-compare", kwargs={"project_id": self.project.pk})
+        return HttpResponseRedirect(back)
 
     def get(self, request, project_id):
         params = request.GET
@@ -156,6 +189,8 @@ class ExperimentComparePage(ProjectPageView):
                 can_add=len(run_ids) < cmp.MAX_RUNS,
                 methods=[(key, METHOD_NAMES[key]) for key in cmp.METHODS],
                 method_label=METHOD_NAMES[method],
+                score_configs=list(score_config_list(project=self.project)) if self.role >= Role.ANNOTATOR else [],
+                here=request.get_full_path(),
             ),
         )
 

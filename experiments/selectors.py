@@ -221,3 +221,8 @@ def experiment_run_names_by_dataset(*, project: Project, dataset_ids: Iterable[s
     for dataset_id, name in runs.values_list("dataset_id", "name"):
         names.setdefault(dataset_id, []).append(name)
     return names
+
+
+def run_item_trace_exists(*, project: Project, trace_id: str) -> bool:
+    """Whether some run item of the project has this trace (what the comparison page may score)."""
+    return bool(trace_id) and RunItem.objects.filter(project=project, trace_id=trace_id).exists()

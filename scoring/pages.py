@@ -12,6 +12,7 @@ from typing import Any
 
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.roles import Role
+from scoring import hooks, validation
 from scoring.models import Score, ScoreConfig, ScoreDataType, ScoreSource
 from scoring.selectors import score_config_list, score_list_for_traces
 from scoring.services import scores_ingest
@@ -29,6 +30,8 @@ class ScoresPanel(TracePanel):
 
     def content(self, view: TraceView, *, form: PanelForm | None = None) -> PanelContent:
         scores = score_list_for_traces(project=view.project, trace_ids=[view.trace.trace_id])
+        for page_filter in hooks.score_page_filters:
+            scores = page_filter(project=view.project, user=view.request.user, role=view.role, scores=scores)
         by_observation: dict[str, list[Score]] = {}
         for score in scores:
             if score.observation_id:
@@ -77,16 +80,7 @@ class ScoresPanel(TracePanel):
 
 
 def form_value(raw: str, config: ScoreConfig) -> Any:
-    """The typed value a form string stands for, given the config's data type; anything that does
-    not convert is passed on as typed, so the config's validation names the problem."""
-    if config.data_type == ScoreDataType.NUMERIC:
-        try:
-            return float(raw)
-        except ValueError:
-            return raw
-    if config.data_type == ScoreDataType.BOOLEAN:
-        return {"true": 1.0, "1": 1.0, "false": 0.0, "0": 0.0}.get(raw.lower(), raw)
-    return raw
+    return validation.form_value(raw, config.data_type)
 
 
 def config_hint(config: ScoreConfig) -> str:

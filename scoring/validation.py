@@ -350,3 +350,16 @@ def categories_validate(categories, errors: list[FieldError]) -> list[dict] | No
         values.add(float(value))
         normalised.append({"value": float(value), "label": label})
     return normalised
+
+
+def form_value(raw: str, data_type: str):
+    """The typed value a web form's string stands for, given the config's data type; anything that
+    does not convert is passed on as typed, so `score_validate` names the problem."""
+    if data_type == ScoreDataType.NUMERIC:
+        try:
+            return float(raw)
+        except ValueError:
+            return raw
+    if data_type == ScoreDataType.BOOLEAN:
+        return {"true": 1.0, "1": 1.0, "false": 0.0, "0": 0.0}.get(raw.lower(), raw)
+    return raw

@@ -161,3 +161,21 @@ def test_progress_per_queue_and_per_assignee(project, config):
     rows = {row.user_id: row for row in assignee_progress(project=project, queue=queue)}
     assert (rows[ann.pk].done, rows[ann.pk].skipped, rows[ann.pk].in_progress, rows[ann.pk].remaining) == (1, 1, 1, 1)
     assert (rows[other.pk].done, rows[other.pk].skipped, rows[other.pk].in_progress, rows[other.pk].remaining) == (0, 0, 0, 3)
+
+
+def test_the_trace_page_hides_other_annotators_queue_scores_until_mine_is_in(client, project, config):
+    from tests.traces.factories import TraceFactory
+
+    queue, _ = make_queue(project, config, n=2, items=0)
+    trace = TraceFactory(project=project)
+    item = QueueItemFactory(queue=queue, object_id=trace.trace_id)
+    first, second = user_with_role(project, A, staff=False), user_with_role(project, A, staff=False)
+    submit(project, queue_item_claim_next(project=project, queue=queue, user=first, role=A), first, "bad")
+    client.force_login(second)
+    url = f"/projects/{project.pk}/traces/{trace.trace_id}"
+    assert "quality</b> bad" not in client.get(url).content.decode()
+    submit(project, queue_item_claim_next(project=project, queue=queue, user=second, role=A), second, "good")
+    page = client.get(url).content.decode()
+    assert "quality</b> bad" in page and "quality</b> good" in page
+    client.force_login(user_with_role(project, Role.ADMIN, staff=False))
+    assert item.pk and "quality</b> bad" in client.get(url).content.decode()
