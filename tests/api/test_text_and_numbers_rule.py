@@ -348,7 +348,7 @@ def test_otlp_spans_are_stored_with_nul_removed_and_lone_surrogates_replaced(api
     observation = Observation.objects.get(project=project)
     assert observation.name == "span" and observation.input == {"text": "ab", "\ufffd": ["\ufffd"]}
     assert observation.metadata["note"] == "n"
-    assert (observation.usage_details, observation.cost_details) == ({"output": 7}, {"input": 0.5})
+    assert (observation.usage_details, observation.cost_details) == ({"output": 7, "total": 7}, {"input": 0.5})
     if encode is json_body:
         assert observation.output == "out\ufffd"
     assert Trace.objects.get(project=project).name == "trace"
