@@ -5,8 +5,8 @@ Rules (the same as Langfuse's model prices):
 - A price applies to a model when its ``match_pattern`` (a regular expression, case-insensitive)
   matches the *whole* model name, so ``gpt-4o`` does not price ``gpt-4o-mini``.
 - A project's own prices come first: a built-in (``managed``) price applies only when none of the
-  project's prices matches the model, as in Langfuse.
-- Among the matching prices of that tier, the one with the newest ``start_date`` not after the call
+  project's prices applies to the call, as in Langfuse.
+- Among the matching prices of a tier, the one with the newest ``start_date`` not after the call
   wins; a price without a start date applies at any time but loses to a dated price that applies.
   Ties keep the caller's order.
 - Usage uses Langfuse's normalised keys (``input``, ``output``, ``total``, ``input_cached_tokens``…).
@@ -63,8 +63,8 @@ def find_price(prices: Iterable[Price], model: str, at: datetime | None = None) 
         return None
     at = _aware(at or datetime.now(UTC))
     matching = [price for price in prices if price_matches(price, model)]
-    own = [price for price in matching if not price.managed]
-    return _applicable(own or matching, at)
+    own = _applicable([price for price in matching if not price.managed], at)
+    return own or _applicable([price for price in matching if price.managed], at)
 
 
 def _applicable(prices: list[Price], at: datetime) -> Price | None:

@@ -67,6 +67,10 @@ def test_a_project_price_overrides_the_built_in_one_even_when_older(project):
     ModelPriceFactory(project=project, model_name="gpt-4o-mini", match_pattern="gpt-4o-mini", input_price="1", start_date=None)
     assert price_for(project, "gpt-4o-mini").input_price == Decimal("1")
     assert price_for(project, "gpt-4o").managed  # other models keep their built-in price
+    # A project price that starts later leaves earlier calls to the built-in price.
+    ModelPriceFactory(project=project, model_name="o3", match_pattern="o3", input_price="1", start_date=datetime(2026, 1, 1, tzinfo=UTC))
+    assert price_for(project, "o3", datetime(2025, 7, 1, tzinfo=UTC)).input_price == Decimal("0.000002")
+    assert price_for(project, "o3", datetime(2026, 2, 1, tzinfo=UTC)).input_price == Decimal("1")
 
 
 @pytest.mark.django_db
