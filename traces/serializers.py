@@ -219,10 +219,14 @@ class TraceSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
+    # Langfuse's trace model keeps a legacy `externalId` key; it is always null.
+    externalId = serializers.SerializerMethodField()
+
+    def get_externalId(self, trace) -> str | None:
+        return None
+
     def to_representation(self, trace):
         data = super().to_representation(trace)
-        # Langfuse's trace model keeps a legacy `externalId` key; it is always null.
-        data["externalId"] = None
         groups = self.context.get("groups")
         if groups is not None and "io" not in groups:
             for key in ("input", "output", "metadata"):

@@ -63,3 +63,34 @@ class LlmConnection(models.Model):
 
     def __str__(self) -> str:
         return self.provider
+
+
+class ManagedModelPrice(models.Model):
+    """A built-in model price, shared by every project (`isLangfuseManaged` on the wire).
+
+    The rows mirror evalsite/llm/model_prices.json, the list maintained in this repository; they
+    are loaded on first use and refreshed with `manage.py model_prices_refresh`
+    (evalsite/llm/managed_prices.py). A project's own price for a model overrides them.
+    """
+
+    # Stable ids from the data file, so a refresh updates rows in place.
+    id = models.CharField(primary_key=True, max_length=64)
+    model_name = models.CharField(max_length=200)
+    match_pattern = models.CharField(max_length=500)
+    start_date = models.DateTimeField(null=True, blank=True)
+    unit = models.CharField(max_length=20, default="TOKENS")
+    input_price = models.DecimalField(max_digits=20, decimal_places=12, null=True, blank=True)
+    output_price = models.DecimalField(max_digits=20, decimal_places=12, null=True, blank=True)
+    total_price = models.DecimalField(max_digits=20, decimal_places=12, null=True, blank=True)
+    tokenizer_id = models.CharField(max_length=100, null=True, blank=True)
+    tokenizer_config = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    is_managed = True
+
+    class Meta:
+        ordering = ["model_name", "-start_date"]
+
+    def __str__(self) -> str:
+        return self.model_name

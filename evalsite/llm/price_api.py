@@ -7,19 +7,33 @@ from rest_framework.response import Response
 
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.llm import prices
+from evalsite.llm.managed_prices import managed_price_get, managed_price_list
 from evalsite.llm.models import ModelPrice
 from evalsite.llm.price_serializers import ModelPriceInputSerializer, ModelPriceSerializer
 from evalsite.tenancy.actors import Actor
 
 
+class _Listed(list):
+    """A list the page paginator can count (it calls `.count()` as on a queryset)."""
+
+    def count(self, *args):
+        return len(self)
+
+
 class ModelPriceViewSet(ProjectScopedViewSet):
-    """List, create, read, replace and delete the project's model prices (writes need MEMBER)."""
+    """List, create, read, replace and delete the project's model prices (writes need MEMBER).
+
+    The built-in prices (`isLangfuseManaged`, evalsite/llm/managed_prices.py) are listed after the
+    project's and can be read by id; they are changed by `manage.py model_prices_refresh`, not
+    here: a project overrides one by creating its own price for the model.
+    """
 
     queryset = ModelPrice.objects.all()
     serializer_class = ModelPriceSerializer
 
     def list(self, request):
-        page = self.paginate_queryset(prices.model_price_list(project=self.project))
+        listed = _Listed([*prices.model_price_list(project=self.project), *managed_price_list()])
+        page = self.paginate_queryset(listed)
         return self.get_paginated_response(ModelPriceSerializer(page, many=True).data)
 
     @extend_schema(request=ModelPriceInputSerializer, responses=ModelPriceSerializer)
@@ -32,7 +46,10 @@ class ModelPriceViewSet(ProjectScopedViewSet):
         return Response(ModelPriceSerializer(price).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, price_id):
-        return Response(ModelPriceSerializer(self._price(price_id)).data)
+        price = prices.model_price_get(project=self.project, price_id=price_id) or managed_price_get(price_id=price_id)
+        if price is None:
+            raise NotFound(f"Model not found: {price_id}")
+        return Response(ModelPriceSerializer(price).data)
 
     @extend_schema(request=ModelPriceInputSerializer, responses=ModelPriceSerializer)
     def update(self, request, price_id):

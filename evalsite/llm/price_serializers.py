@@ -26,7 +26,8 @@ class ModelPriceSerializer(serializers.Serializer):
 
     def to_representation(self, price):
         data = super().to_representation(price)
-        data["isLangfuseManaged"] = False
+        # Built-in prices (evalsite/llm/managed_prices.py) are the ones Langfuse calls managed.
+        data["isLangfuseManaged"] = getattr(price, "is_managed", False)
         data["prices"] = {
             usage_type: {"price": float(value)}
             for usage_type, value in (

@@ -41,16 +41,32 @@ def model_price_get(*, project: Project, price_id: str) -> ModelPrice | None:
 
 
 def model_prices_for_pricing(*, project: Project) -> list[Price]:
-    """The project's prices as pricing.Price values, in one query (for cost inference)."""
+    """The project's prices, then the built-in ones, as pricing.Price values (for cost inference;
+    pricing.find_price lets a project price override a built-in one). Two queries."""
+    # managed_prices builds on this module's validation: imported here, not at the top.
+    from evalsite.llm.managed_prices import managed_price_list
+
     rows = (
         ModelPrice.objects.filter(project=project)
         .order_by("-start_date", "id")
         .values_list("match_pattern", "input_price", "output_price", "total_price", "start_date")
     )
-    return [
+    own = [
         Price(match_pattern=pattern, input_price=inp, output_price=out, total_price=total, start_date=start)
         for pattern, inp, out, total, start in rows
     ]
+    managed = [
+        Price(
+            match_pattern=price.match_pattern,
+            input_price=price.input_price,
+            output_price=price.output_price,
+            total_price=price.total_price,
+            start_date=price.start_date,
+            managed=True,
+        )
+        for price in managed_price_list()
+    ]
+    return own + managed
 
 
 # Error keys of model_price_problems (the API's field names) → model field names.

@@ -4,9 +4,11 @@ Rules (the same as Langfuse's model prices):
 
 - A price applies to a model when its ``match_pattern`` (a regular expression, case-insensitive)
   matches the *whole* model name, so ``gpt-4o`` does not price ``gpt-4o-mini``.
-- Among the prices that match, the one with the newest ``start_date`` not after the call wins; a
-  price without a start date applies at any time but loses to a dated price that applies. Ties keep
-  the caller's order, so a caller that lists project prices before global ones gets them first.
+- A project's own prices come first: a built-in (``managed``) price applies only when none of the
+  project's prices applies to the call, as in Langfuse.
+- Among the matching prices of a tier, the one with the newest ``start_date`` not after the call
+  wins; a price without a start date applies at any time but loses to a dated price that applies.
+  Ties keep the caller's order.
 - Usage uses Langfuse's normalised keys (``input``, ``output``, ``total``, ``input_cached_tokens``…).
   Only ``input``, ``output`` and ``total`` have a price here; other keys cost nothing, as in
   Langfuse when no price exists for a usage type. A ``total_price`` is used only when the price has
@@ -32,6 +34,8 @@ class Price:
     output_price: Number | None = None
     total_price: Number | None = None
     start_date: datetime | None = None
+    # A built-in price (evalsite/llm/managed_prices.py), which any project price overrides.
+    managed: bool = False
 
 
 @lru_cache(maxsize=1024)
@@ -58,11 +62,15 @@ def find_price(prices: Iterable[Price], model: str, at: datetime | None = None) 
     if not model:
         return None
     at = _aware(at or datetime.now(UTC))
+    matching = [price for price in prices if price_matches(price, model)]
+    own = _applicable([price for price in matching if not price.managed], at)
+    return own or _applicable([price for price in matching if price.managed], at)
+
+
+def _applicable(prices: list[Price], at: datetime) -> Price | None:
     undated: Price | None = None
     dated: Price | None = None
     for price in prices:
-        if not price_matches(price, model):
-            continue
         if price.start_date is None:
             undated = undated or price
         elif _aware(price.start_date) <= at and (
