@@ -23,11 +23,11 @@ from evalsite.tenancy.roles import Role
 from experiments import comparison as cmp
 from experiments import selectors
 from experiments.gates import selectors as gate_selectors
-from traces.media.selectors import media_links
 from scoring.models import ScoreSource
 from scoring.selectors import score_config_get, score_config_list
 from scoring.services import scores_ingest
 from scoring.validation import form_value
+from traces.media.selectors import media_links
 
 DISPLAY_LIMIT = 1500  # characters of an input/output shown in the item table
 # Item table rows per page: the statistics cover every item, the table shows a page of them (a page of
