@@ -42,8 +42,9 @@ def login(client, project, role):
 
 def test_the_trace_page_shows_the_observation_tree_with_timings_and_cost(client, project, trace, django_assert_max_num_queries):
     login(client, project, Role.VIEWER)
-    # session, user, project, role, trace, observations, then the panels': scores, score configs
-    with django_assert_max_num_queries(10):
+    # session, user, project, role, trace, observations, then the panels': scores, score configs,
+    # comments, the evaluation rules' decisions, and the media the inputs and outputs reference
+    with django_assert_max_num_queries(11):
         response = client.get(url(project.pk))
     assert response.status_code == 200
     page = response.content.decode()
