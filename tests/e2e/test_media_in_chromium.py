@@ -47,7 +47,8 @@ def test_the_trace_page_shows_the_sdks_image_inline_and_its_pdf_as_a_link(browse
     )
     assert image_element.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [40, 30]
     page.click("details summary")  # the observation's input/output/metadata
-    link = page.locator("details a.media-file")
+    # The root span's input is the trace's too (issue 15), so the PDF is linked from both.
+    link = page.locator("details a.media-file").first
     assert "application/pdf" in link.inner_text()
     response = page.request.get(live_server.url + link.get_attribute("href"))
     assert response.status == 200 and response.body() == PDF
