@@ -118,7 +118,7 @@ class DashboardWidgetViewSet(PublicApiErrors, ProjectScopedViewSet):
     pagination_class = PagePagination
     wire_field_names = {"chart_type": "chartType", "chart_config": "chartConfig"}
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="public_unstable_dashboard_widgets_list")
     def list(self, request):
         widgets = self.paginate_queryset(widget_list(project=self.project))
         return self.get_paginated_response([widget_wire(w) for w in widgets])
@@ -155,7 +155,7 @@ class DashboardViewSet(PublicApiErrors, ProjectScopedViewSet):
     lookup_url_kwarg = "dashboard_id"
     pagination_class = PagePagination
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="public_unstable_dashboards_list")
     def list(self, request):
         dashboards = self.paginate_queryset(dashboard_list(project=self.project))
         return self.get_paginated_response([dashboard_wire(d) for d in dashboards])

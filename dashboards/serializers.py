@@ -3,6 +3,8 @@
 import json
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dashboards.analytics.scores import BREAKDOWNS, CALIBRATION_METRICS, ScoreSpec
@@ -10,6 +12,7 @@ from evalsite import timestamps
 from evalsite.db import TIME_GRANULARITIES
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class TimestampField(serializers.Field):
     def to_internal_value(self, data):
         try:
@@ -18,6 +21,7 @@ class TimestampField(serializers.Field):
             raise serializers.ValidationError(str(problem)) from None
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class SpecField(serializers.Field):
     """A score series: a name, or a JSON object {name, source?, evaluatorVersion?, environment?}."""
 

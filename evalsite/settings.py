@@ -269,6 +269,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ObservationTypeEnum": "traces.models.ObservationType",
         "PromptTypeEnum": ["text", "chat"],
+        "QueueItemStatusEnum": ["PENDING", "COMPLETED"],
+        "DatasetItemStatusEnum": ["ACTIVE", "ARCHIVED"],
     },
 }
 

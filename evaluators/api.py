@@ -127,7 +127,8 @@ class EvaluatorViewSet(PublicApiViewSet):
         exhausted = selectors.project_over_budget(project=self.project)
         return [s.evaluator_dict(e, versions[e.pk], assignments.get(e.pk, []), budget_exhausted=exhausted) for e in evaluators]
 
-    @extend_schema(parameters=[s.EvaluatorListQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[s.EvaluatorListQuerySerializer], responses=OpenApiTypes.OBJECT,
+                   operation_id="public_v2_evaluators_list")
     def list(self, request):
         query = self.parsed(s.EvaluatorListQuerySerializer, request.query_params.dict())
         # Checks are ours: the SDK's evaluator union knows llm_as_judge and code only, so a
@@ -215,7 +216,8 @@ class EvaluationRuleViewSet(PublicApiViewSet):
             changes["evaluator_assignments"] = [dict(a) for a in changes["evaluator_assignments"]]
         return changes
 
-    @extend_schema(parameters=[s.PageQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[s.PageQuerySerializer], responses=OpenApiTypes.OBJECT,
+                   operation_id="public_v2_evaluation_rules_list")
     def list(self, request):
         query = self.parsed(s.PageQuerySerializer, request.query_params.dict())
         rows, cursor = _page(selectors.evaluation_rule_list(project=self.project).select_related("created_by"), query)

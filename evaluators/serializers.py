@@ -160,7 +160,7 @@ class EvaluatorWriteSerializer(serializers.Serializer):
     sourceCodeLanguage = serializers.CharField(required=False)  # noqa: N815
 
 
-class AssignmentSerializer(serializers.Serializer):
+class EvaluatorAssignmentSerializer(serializers.Serializer):
     evaluatorId = serializers.CharField(max_length=64)  # noqa: N815
     variableMapping = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True)  # noqa: N815
 
@@ -170,7 +170,7 @@ class RuleWriteSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False)
     sampling = serializers.FloatField(required=False, min_value=0, max_value=1)
     filter = serializers.ListField(child=serializers.DictField(), required=False)
-    evaluatorAssignments = AssignmentSerializer(many=True, required=False)  # noqa: N815
+    evaluatorAssignments = EvaluatorAssignmentSerializer(many=True, required=False)  # noqa: N815
     target = serializers.ChoiceField(choices=["observation", "trace"], required=False)
     delaySeconds = serializers.IntegerField(required=False, min_value=0, max_value=3600)  # noqa: N815
     monthlyBudget = serializers.DecimalField(  # noqa: N815
@@ -179,4 +179,4 @@ class RuleWriteSerializer(serializers.Serializer):
 
 
 class RunEvaluationsSerializer(serializers.Serializer):
-    evaluators = AssignmentSerializer(many=True)
+    evaluators = EvaluatorAssignmentSerializer(many=True)
