@@ -10,12 +10,11 @@ class EvalsiteConfig(AppConfig):
 
         import evalsite.api.schema  # noqa: F401  (registers the schema extension)
         from evalsite.db import read_out_of_range_datetimes_clamped, register_sqlite_functions
-        from evalsite.jobs import sweeper
+        from evalsite.jobs.cluster_loops import cluster_loops
+        from evalsite.jobs.sweeper import SWEEPER
         from evalsite.tenancy.key_cache import forget_changed_keys
 
         connection_created.connect(read_out_of_range_datetimes_clamped, dispatch_uid="evalsite.clamped_datetimes")
         forget_changed_keys()
         connection_created.connect(register_sqlite_functions, dispatch_uid="evalsite.sqlite_functions")
-
-        if sweeper.running_as_worker_cluster():
-            sweeper.start()
+        cluster_loops.register(SWEEPER)

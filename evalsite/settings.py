@@ -56,9 +56,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Before django_q: its `qcluster` command is ours (evalsite/management/commands/qcluster.py).
+    "evalsite",
     "django_q",
     "axes",
-    "evalsite",
     "traces",
     "prompts",
     "scoring",

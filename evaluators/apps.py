@@ -24,11 +24,10 @@ class EvaluatorsConfig(AppConfig):
 
         trace_hooks.trace_page_panels.register(EvaluationsPanel())
 
-        from evalsite.jobs import sweeper
+        from evalsite.jobs.cluster_loops import cluster_loops
         from evaluators import online
 
-        if sweeper.running_as_worker_cluster():
-            online.start_dispatcher()
+        cluster_loops.register(online.DISPATCHER)
 
     def _register_experiment_hooks(self):
         """Platform runs judge their items with the evaluators they name (experiments/hooks.py)."""

@@ -9,7 +9,7 @@
    (evaluator version, object) — the ledger's unique constraint makes a second impossible — due
    `delay` seconds after now. An object updated again before its job ran pushes the job's
    `not_before` forward: it is judged `delay` after its last update, once.
-3. Due jobs are handed to workers right away (no delay), or by the dispatcher thread of each worker
+3. Due jobs are handed to workers right away (no delay), or by the dispatcher loop of each worker
    cluster (`dispatch_due`, every second) once their delay is over.
 
 Judges' own traces live in the environment `langfuse-evaluation`; they are written by the executor
@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from evalsite.db import skip_locked
 from evalsite.jobs import enqueue_after_commit
+from evalsite.jobs.cluster_loops import ClusterLoop
 from evalsite.tenancy.models import Project
 from evaluators.filters import filters_match
 from evaluators.jobs import Target, due_jobs_q, jobs_create, jobs_enqueue
@@ -237,20 +237,4 @@ def dispatch_due(*, limit: int = DISPATCH_LIMIT) -> list[int]:
     return pks
 
 
-def start_dispatcher() -> threading.Thread:
-    thread = threading.Thread(target=_dispatch_loop, name="evaluation-dispatcher", daemon=True)
-    thread.start()
-    return thread
-
-
-def _dispatch_loop() -> None:
-    stop = threading.Event()
-    stop.wait(3.0)  # after the cluster has forked its workers (see evalsite/jobs/sweeper.py)
-    while True:
-        try:
-            dispatch_due()
-        except Exception:  # the dispatcher must outlive a database hiccup
-            logger.exception("evaluation dispatch failed")
-        finally:
-            close_old_connections()
-        stop.wait(DISPATCH_SECONDS)
+DISPATCHER = ClusterLoop(name="evaluation-dispatcher", step=dispatch_due, seconds=lambda: DISPATCH_SECONDS)

@@ -68,9 +68,7 @@ def test_a_killed_worker_s_jobs_are_resumed_without_a_second_score_or_judge_call
         judge_connection(project, llm)
         judge = boolean_judge(project, prompt="Is {{output}} right?")
         llm.json_answer = {"reasoning": "fine", "score": False}
-        # The default lease here: a sweep that enqueues while the cluster is still forking its workers
-        # can leave a child stuck on a lock the sweeper thread held (a slow start on a busy machine).
-        first = Worker({"EVALSITE_EVAL_CONCURRENCY": "2"})
+        first = Worker({**FAST_RESUME, "EVALSITE_EVAL_CONCURRENCY": "2"})
         try:
             wait_until_ready()
             response = api.post(f"experiments/runs/{run.run_id}/evaluations", {"evaluators": [{"evaluatorId": judge.pk}]})
@@ -82,9 +80,7 @@ def test_a_killed_worker_s_jobs_are_resumed_without_a_second_score_or_judge_call
         recorded = list(EvaluationJob.objects.filter(project=project, status="completed").values_list("target_id", flat=True))
         assert len(recorded) < 30
 
-        # The first sweep comes 5 s after the start: a sweep logging while the cluster still forks its
-        # workers can leave a child stuck on the logging lock (core's sweeper; seen on a busy machine).
-        with qcluster({**FAST_RESUME, "EVALSITE_JOB_SWEEP_SECONDS": "5", "EVALSITE_EVAL_CONCURRENCY": "4"}):
+        with qcluster({**FAST_RESUME, "EVALSITE_EVAL_CONCURRENCY": "4"}):
             wait_for(lambda: EvaluationJob.objects.filter(project=project, status="completed").count() == 30,
                      timeout=90, message="every job done after the resumption")
 

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,10 +45,13 @@ class Worker:
             "LOG_LEVEL": "WARNING",
             **(extra_env or {}),
         }
+        # Its log goes to a file, not a pipe nobody reads: a full pipe would block the cluster's
+        # next log line, and every thread waiting on the logging lock with it.
+        self.log = tempfile.TemporaryFile(mode="w+")
         # Its own process group, so a kill takes the sentinel, workers, pusher and monitor with it.
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=self.log,
         )
 
     def kill(self) -> None:
@@ -55,6 +59,17 @@ class Worker:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+        self._show_log()
+
+    def _show_log(self) -> None:
+        """The cluster's log on the test's stderr, which pytest prints when the test fails."""
+        if self.log.closed:
+            return
+        self.log.seek(0)
+        tail = self.log.read()[-20_000:]
+        self.log.close()
+        if tail:
+            print(f"--- qcluster {self.process.pid} log ---\n{tail}", file=sys.stderr)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -63,6 +78,7 @@ class Worker:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._show_log()
 
 
 @contextmanager
