@@ -9,15 +9,9 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class ModelPrice(models.Model):
-    """What a model costs per unit, matched by a regular expression on the model name.
+class PriceFields(models.Model):
+    """What a price row says, for a project's own prices and the built-in ones alike."""
 
-    Used to compute a generation's cost when it arrives with usage but no cost, and for every
-    call the platform makes itself (judges, server-side experiment runs).
-    """
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
     model_name = models.CharField(max_length=200)
     match_pattern = models.CharField(max_length=500)
     start_date = models.DateTimeField(null=True, blank=True)
@@ -32,11 +26,25 @@ class ModelPrice(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        abstract = True
         ordering = ["model_name", "-start_date"]
-        indexes = [models.Index(fields=["project", "model_name"], name="modelprice_project_name")]
 
     def __str__(self) -> str:
         return self.model_name
+
+
+class ModelPrice(PriceFields):
+    """What a model costs per unit, matched by a regular expression on the model name.
+
+    Used to compute a generation's cost when it arrives with usage but no cost, and for every
+    call the platform makes itself (judges, server-side experiment runs).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
+
+    class Meta(PriceFields.Meta):
+        indexes = [models.Index(fields=["project", "model_name"], name="modelprice_project_name")]
 
 
 class LlmConnection(models.Model):
@@ -65,7 +73,7 @@ class LlmConnection(models.Model):
         return self.provider
 
 
-class ManagedModelPrice(models.Model):
+class ManagedModelPrice(PriceFields):
     """A built-in model price, shared by every project (`isLangfuseManaged` on the wire).
 
     The rows mirror evalsite/llm/model_prices.json, the list maintained in this repository; they
@@ -75,22 +83,8 @@ class ManagedModelPrice(models.Model):
 
     # Stable ids from the data file, so a refresh updates rows in place.
     id = models.CharField(primary_key=True, max_length=64)
-    model_name = models.CharField(max_length=200)
-    match_pattern = models.CharField(max_length=500)
-    start_date = models.DateTimeField(null=True, blank=True)
-    unit = models.CharField(max_length=20, default="TOKENS")
-    input_price = models.DecimalField(max_digits=20, decimal_places=12, null=True, blank=True)
-    output_price = models.DecimalField(max_digits=20, decimal_places=12, null=True, blank=True)
-    total_price = models.DecimalField(max_digits=20, decimal_places=12, null=True, blank=True)
-    tokenizer_id = models.CharField(max_length=100, null=True, blank=True)
-    tokenizer_config = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     is_managed = True
 
-    class Meta:
-        ordering = ["model_name", "-start_date"]
-
-    def __str__(self) -> str:
-        return self.model_name
+    class Meta(PriceFields.Meta):
+        pass
