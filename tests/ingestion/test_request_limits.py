@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import time
 import tracemalloc
 
 import pytest
@@ -84,14 +83,13 @@ def test_an_export_of_as_many_minimal_spans_as_the_default_limit_allows_is_store
     limit = settings.EVALSITE_MAX_SPANS_PER_REQUEST
     assert limit == 10_000
 
-    started = time.monotonic()
+    # How long it takes (inside gunicorn's 30 s worker timeout) is a figure of
+    # `python -m bench.ingest --large-spans 10000`, not an assertion here.
     response = api.post(OTLP, minimal_export(limit), content_type=PROTOBUF, headers={"Content-Encoding": "gzip"})
 
     assert response.status_code == 200
     assert Observation.objects.filter(project=project).count() == limit
     assert Trace.objects.filter(project=project).count() == limit // 1000
-    # Far inside gunicorn's 30 s worker timeout, even on SQLite on a busy test machine.
-    assert time.monotonic() - started < 20
 
 
 def test_a_gzip_bomb_is_a_413_and_is_never_inflated_beyond_the_body_limit(api, project, settings):
