@@ -1,6 +1,6 @@
 """Executes evaluation jobs: claim, judge on a thread pool, record in batches (README.md here).
 
-1. Claim each job's lease (`job_claim`): a job finished, skipped, or held by a live worker is not
+1. Claim the jobs' leases together (`jobs_claim`): a job finished, skipped, or held by a live worker is not
    ours, so a duplicate task does nothing.
 2. Decide what needs no judge: the evaluator deleted or paused, the budget spent, the target gone
    → the job is skipped with the reason. Deterministic checks are run right here.
@@ -36,7 +36,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from evalsite.jobs import job_claim, job_finish, lease_seconds
+from evalsite.jobs import job_finish, jobs_claim, lease_seconds
 from evalsite.llm.client import ChatResult, LLMError, LLMRequestError, chat
 from evalsite.llm.connections import llm_endpoint_for
 from evalsite.llm.prices import model_prices_for_pricing
@@ -125,12 +125,7 @@ class Executor:
         jobs = EvaluationJob.objects.select_related(
             "project__organization", "evaluator", "evaluator_version", "evaluator_version__connection", "rule"
         )
-        claimed = []
-        for pk in job_pks:
-            job = job_claim(jobs, pk=pk)
-            if job is not None:
-                claimed.append(job)
-        return claimed
+        return jobs_claim(jobs, pks=job_pks)
 
     def prepare(self, jobs: list[EvaluationJob]) -> tuple[list[Outcome], list[Outcome]]:
         """(outcomes known at once: skips and checks, outcomes still to judge)."""

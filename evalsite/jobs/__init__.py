@@ -17,6 +17,7 @@ from evalsite.jobs.leases import (
     job_kind_sweep,
     job_kinds,
     job_renew,
+    jobs_claim,
     jobs_sweep,
     lease_seconds,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "job_kind_sweep",
     "job_kinds",
     "job_renew",
+    "jobs_claim",
     "jobs_sweep",
     "lease_seconds",
 ]

@@ -79,19 +79,8 @@ def _claimable(now: datetime) -> Q:
     )
 
 
-def job_claim(jobs: type[J] | QuerySet, *, pk: Any) -> J | None:
-    """Take the job's lease with a fresh token, or None when it is finished or a live worker holds it.
-
-    A job is claimable when it is queued or running and nobody holds a live lease on it: no
-    token, or a heartbeat older than the lease. The claim makes it `running`, counts an attempt
-    and returns the row (loaded through `jobs`, so a caller can defer or join what it needs).
-    Of two callers racing for one job exactly one gets it.
-    """
-    queryset = _queryset(jobs)
-    model = queryset.model
-    now = timezone.now()
-    token = uuid.uuid4().hex
-    values = _touch(
+def _claim_values(model: type[LeasedJob], token: str, now: datetime) -> dict[str, Any]:
+    return _touch(
         model,
         {
             "status": JobStatus.RUNNING,
@@ -102,22 +91,44 @@ def job_claim(jobs: type[J] | QuerySet, *, pk: Any) -> J | None:
         },
         now,
     )
+
+
+def job_claim(jobs: type[J] | QuerySet, *, pk: Any) -> J | None:
+    """Take the job's lease with a fresh token, or None when it is finished or a live worker holds it.
+
+    A job is claimable when it is queued or running and nobody holds a live lease on it: no
+    token, or a heartbeat older than the lease. The claim makes it `running`, counts an attempt
+    and returns the row (loaded through `jobs`, so a caller can defer or join what it needs).
+    Of two callers racing for one job exactly one gets it.
+    """
+    claimed = jobs_claim(jobs, pks=[pk])
+    return claimed[0] if claimed else None
+
+
+def jobs_claim(jobs: type[J] | QuerySet, *, pks: list[Any]) -> list[J]:
+    """`job_claim` for many jobs at once, in two statements whatever their number: the ones that
+    are claimable, all under one fresh token, in the order of `pks`. A task that executes hundreds
+    of jobs (evaluation) claims them together rather than in hundreds of round trips."""
+    if not pks:
+        return []
+    queryset = _queryset(jobs)
+    model = queryset.model
+    now = timezone.now()
+    token = uuid.uuid4().hex
     with transaction.atomic():
         if takes_row_locks():
             # A row another claimer (or the sweep) has locked is skipped, not waited for: it is
             # being taken right now, and will not be claimable when its lock goes.
-            job = skip_locked(queryset, of=("self",)).filter(_claimable(now), pk=pk).first()
-            if job is None:
-                return None
-            model._default_manager.filter(pk=pk).update(**values)
-            job.status, job.lease_token, job.heartbeat_at = JobStatus.RUNNING, token, now
-            job.attempts += 1
-            job.started_at = job.started_at or now
-            return job
+            rows = skip_locked(model._default_manager.filter(_claimable(now), pk__in=pks), of=("self",))
+            taken = list(rows.values_list("pk", flat=True))
+            if not taken:
+                return []
+            model._default_manager.filter(pk__in=taken).update(**_claim_values(model, token, now))
         # SQLite: writers are serialised, and the UPDATE re-checks the condition as it writes.
-        if not model._default_manager.filter(_claimable(now), pk=pk).update(**values):
-            return None
-        return queryset.get(pk=pk)
+        elif not model._default_manager.filter(_claimable(now), pk__in=pks).update(**_claim_values(model, token, now)):
+            return []
+        by_pk = {job.pk: job for job in queryset.filter(pk__in=pks, lease_token=token)}
+    return [by_pk[pk] for pk in pks if pk in by_pk]
 
 
 def _held(job: LeasedJob) -> QuerySet:

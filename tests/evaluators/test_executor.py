@@ -104,7 +104,7 @@ def test_a_text_answer_is_read_when_structured_output_is_refused(project, run, l
             return None
         return 'Sure! {"reasoning": "decent", "score": 6}'
 
-    llm.fail_when(contains="Rate the answer", times=3, status=400, message="response_format is not supported")
+    llm.fail_when(contains="Rate the answer", structured=True, status=400, message="response_format is not supported")
     llm.hook = hook
     evaluate(project, run, evaluator)
 

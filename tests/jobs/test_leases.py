@@ -23,6 +23,7 @@ from evalsite.jobs import (
     job_kind_sweep,
     job_kinds,
     job_renew,
+    jobs_claim,
 )
 from tests.datasets.factories import DatasetFactory, ImportJobFactory
 
@@ -80,6 +81,24 @@ def test_a_claim_loads_the_job_through_the_given_queryset(django_assert_num_quer
     with django_assert_num_queries(0):
         assert claimed.dataset.pk == job.dataset_id
     assert "content" in claimed.get_deferred_fields()
+
+
+@pytest.mark.django_db
+def test_a_batch_claim_takes_the_claimable_jobs_in_the_order_asked_in_a_few_queries_whatever_their_number(django_assert_num_queries):
+    queued, held, done, expired = new_job(), new_job(), new_job(status=JobStatus.COMPLETED), new_job()
+    holder = job_claim(ImportJob, pk=held.pk)
+    job_claim(ImportJob, pk=expired.pk)
+    ImportJob.objects.filter(pk=expired.pk).update(heartbeat_at=ago(LEASE + 1))
+
+    asked = [expired.pk, done.pk, "no-such-job", held.pk, queued.pk]
+    # Lock and update (PostgreSQL) or update (SQLite), then load; plus SAVEPOINT and RELEASE.
+    with django_assert_num_queries(5 if connection.vendor == "postgresql" else 4):
+        claimed = jobs_claim(ImportJob.objects.defer("content"), pks=asked)
+    assert [job.pk for job in claimed] == [expired.pk, queued.pk]
+    assert len({job.lease_token for job in claimed}) == 1 and holder.lease_token not in {j.lease_token for j in claimed}
+    assert [job.attempts for job in claimed] == [2, 1] and all(job.status == JobStatus.RUNNING for job in claimed)
+    job_renew(holder)  # the live lease stayed with its holder
+    assert jobs_claim(ImportJob, pks=[]) == [] and jobs_claim(ImportJob, pks=[queued.pk]) == []
 
 
 @pytest.mark.django_db
@@ -213,3 +232,27 @@ def test_of_claims_racing_in_threads_exactly_one_wins():
             thread.join()
         winners = [claimed for claimed in won if claimed is not None]
         assert len(winners) == 1 and ImportJob.objects.get(pk=job.pk).lease_token == winners[0].lease_token
+
+
+@pytest.mark.django_db(transaction=True)
+def test_of_batch_claims_racing_in_threads_each_job_goes_to_exactly_one():
+    if connection.vendor == "sqlite":
+        pytest.skip("threads cannot share the in-memory SQLite test database; runs on PostgreSQL")
+    pks = [new_job().pk for _ in range(40)]
+    barrier, claimed = threading.Barrier(4), []
+
+    def claim(offset):
+        try:
+            barrier.wait()
+            claimed.extend(jobs_claim(ImportJob, pks=pks[offset:] + pks[:offset]))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(offset,)) for offset in (0, 10, 20, 30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(job.pk for job in claimed) == sorted(pks)
+    stored = dict(ImportJob.objects.filter(pk__in=pks).values_list("pk", "lease_token"))
+    assert all(stored[job.pk] == job.lease_token for job in claimed)

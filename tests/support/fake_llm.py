@@ -110,6 +110,12 @@ class _ConditionalFailure:
     matcher: _Matcher
     failure: _Failure
     remaining: int | None  # None: fail every time
+    structured: bool | None = None  # True / False: only requests with / without a response_format
+
+    def applies_to(self, request: RecordedRequest) -> bool:
+        if self.remaining == 0 or not self.matcher.matches(request.text):
+            return False
+        return self.structured is None or self.structured == ("response_format" in request.body)
 
 
 def _content_text(content: Any) -> str:
@@ -306,12 +312,16 @@ class FakeLLMServer:
         contains: str | None = None,
         regex: str | None = None,
         times: int | None = None,
+        structured: bool | None = None,
         **failure: Any,
     ) -> None:
-        """Fail chat requests whose messages match, ``times`` times (None: always)."""
+        """Fail chat requests whose messages match, ``times`` times (None: always); with
+        ``structured`` True (False), only those that ask (do not ask) for a ``response_format``."""
         spec = _failure(**failure)
         with self._lock:
-            self._conditional_failures.append(_ConditionalFailure(_matcher(contains, regex), spec, times))
+            self._conditional_failures.append(
+                _ConditionalFailure(_matcher(contains, regex), spec, times, structured)
+            )
 
     def reset(self) -> None:
         """Forget rules, pending failures and recorded requests."""
@@ -416,9 +426,8 @@ class FakeLLMServer:
     def _take_failure(self, request: RecordedRequest | None) -> _Failure | None:
         with self._lock:
             if request is not None:
-                text = request.text
                 for conditional in self._conditional_failures:
-                    if conditional.remaining != 0 and conditional.matcher.matches(text):
+                    if conditional.applies_to(request):
                         if conditional.remaining is not None:
                             conditional.remaining -= 1
                         return conditional.failure
