@@ -89,7 +89,9 @@ class ProjectPickMixin:
         projects = _writable_projects(request)
         wanted = request.POST.get("project") or request.GET.get("project")
         if wanted:
-            return projects.filter(pk=wanted).first()
+            # A NUL names no project, and PostgreSQL would refuse it as a parameter (the query
+            # string's are refused by evalsite/middleware.py; a POST body's are not).
+            return None if "\x00" in wanted else projects.filter(pk=wanted).first()
         only = list(projects[:2])
         return only[0] if len(only) == 1 else None
 

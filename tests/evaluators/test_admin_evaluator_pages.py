@@ -265,3 +265,23 @@ def test_a_missing_or_foreign_target_and_a_bad_mapping_are_form_errors(client, p
         assert page.context["form"].errors.get(field), (fields, page.context["form"].errors)
         assert page.context["trial"] is None and "secret" not in page.content.decode()
     assert llm.chat_requests == []
+
+
+def test_trying_a_check_on_an_observation_reads_the_observation(client, project):
+    from tests.traces.factories import ObservationFactory
+
+    evaluator = check_evaluator(project, {"type": "contains", "value": "bonjour"})
+    observation = ObservationFactory(trace=TraceFactory(project=project, output="nothing"), output="bonjour !")
+    as_role(client, project, Role.MEMBER)
+    page = client.post(url("try", evaluator), {"target_kind": "observation", "target_id": observation.observation_id, "version": 1})
+    assert page.context["trial"].values == [1.0]
+
+
+def test_a_nul_in_a_posted_project_or_target_is_refused_without_a_server_error(client, project):
+    evaluator = check_evaluator(project, {"type": "exact_match"})
+    as_role(client, project, Role.MEMBER)
+    add = client.post(reverse("admin:evaluators_evaluator_add"),
+                      {"project": "a\x00", "name": "x", "kind": "check", "check": '{"type": "valid_json"}'})
+    assert add.status_code == 200 and Evaluator.objects.filter(project=project).count() == 1
+    page = client.post(url("try", evaluator), {"target_kind": "trace", "target_id": "t\x00", "version": 1})
+    assert page.status_code == 200 and page.context["form"].errors.get("target_id")
