@@ -303,7 +303,7 @@ class EvaluatorAdmin(ProjectPickMixin, ProjectScopedAdmin):
             request, title=f"Versions of {evaluator.name}", original=evaluator,
             template="evaluators/admin/evaluator_versions.html", versions=versions, diff=diff, diff_error=error,
             older=older, newer=newer,
-            definitions={v.version: "\n".join(_definition_text(v)) for v in versions},
+            rows=[(v, "\n".join(_definition_text(v))) for v in versions],
         )
 
     def try_view(self, request, object_id):
@@ -519,19 +519,24 @@ class EvaluationRuleAdmin(ProjectPickMixin, ProjectScopedAdmin):
         estimate = None
         if request.method == "POST" and form.is_valid():
             window = {"project": rule.project, "rule": rule, "start": form.cleaned_data["start"], "end": form.cleaned_data["end"]}
-            if "_confirm" in request.POST:
-                result = rule_backfill(**window)
-                self.message_user(
-                    request, f"Backfill: {result['sampled']} object(s) sampled, {result['jobsCreated']} job(s) created, "
-                             f"{result['alreadyEvaluated']} already evaluated.", messages.SUCCESS,
-                )
-                ledger = reverse("admin:evaluators_evaluationjob_changelist") + f"?rule__id__exact={rule.pk}"
-                return HttpResponseRedirect(ledger)
-            estimate = rule_backfill_estimate(**window)
+            try:
+                if "_confirm" in request.POST:
+                    return self._backfilled(request, rule, rule_backfill(**window))
+                estimate = rule_backfill_estimate(**window)
+            except ValidationError as error:
+                add_service_errors(form, error, {})
         return self.render_page(
             request, title=f"Backfill {rule.name}", original=rule, form=form, estimate=estimate,
             template="evaluators/admin/rule_backfill.html",
         )
+
+    def _backfilled(self, request, rule: EvaluationRule, result: dict):
+        self.message_user(
+            request, f"Backfill: {result['sampled']} object(s) sampled, {result['jobsCreated']} job(s) created, "
+                     f"{result['alreadyEvaluated']} already evaluated.", messages.SUCCESS,
+        )
+        ledger = reverse("admin:evaluators_evaluationjob_changelist") + f"?rule__id__exact={rule.pk}"
+        return HttpResponseRedirect(ledger)
 
 
 @admin.register(EvaluationJob)

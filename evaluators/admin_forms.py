@@ -32,6 +32,16 @@ class TextareaField(forms.CharField):
         return value.replace("\r\n", "\n") if isinstance(value, str) else value
 
 
+class OptionalJSONField(JSONFormField):
+    """An optional JSON textarea that shows nothing, not `null`, when there is no value."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 def add_service_errors(form: forms.Form, error: ValidationError, fields: dict[str, str]) -> None:
     """Put a service's ValidationError on the form: `fields` maps service argument → form field."""
     if not hasattr(error, "error_dict"):
@@ -66,20 +76,20 @@ class EvaluatorForm(forms.Form):
     )
     connection = forms.ChoiceField(label="LLM connection", required=False, help_text="Judges; none: the judge stays paused.")
     model = forms.CharField(required=False, max_length=200)
-    model_parameters = JSONFormField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+    model_parameters = OptionalJSONField(widget=forms.Textarea(attrs={"rows": 2}),
                                      help_text='A JSON object, e.g. {"temperature": 0}.')
-    variable_mapping = JSONFormField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}),
+    variable_mapping = OptionalJSONField(
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text='Judges: [{"variable": "answer", "source": "output", "jsonPath": "$.text"}]; blank: variables take the source of their name.',
     )
-    output_definition = JSONFormField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}), initial={"dataType": "BOOLEAN"},
+    output_definition = OptionalJSONField(
+        widget=forms.Textarea(attrs={"rows": 3}), initial={"dataType": "BOOLEAN"},
         help_text='Judges: {"dataType": "NUMERIC", "minValue": 0, "maxValue": 1}, {"dataType": "BOOLEAN"} or '
                   '{"dataType": "CATEGORICAL", "categories": […], "shouldAllowMultipleMatches": false}.',
     )
     score_config = forms.ChoiceField(required=False, help_text="Optional: a score config of the same type.")
-    check = JSONFormField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}),
+    check = OptionalJSONField(
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text='Checks: e.g. {"type": "exact_match"}, {"type": "regex", "pattern": "…"}, {"type": "valid_json"}.',
     )
 
@@ -140,8 +150,8 @@ class TryForm(forms.Form):
     )
     target_id = forms.CharField(max_length=128, help_text="A trace id, a run item's number (its admin page's id) or an observation id.")
     version = forms.TypedChoiceField(coerce=int, help_text="The version to try (default: the latest).")
-    variable_mapping = JSONFormField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}),
+    variable_mapping = OptionalJSONField(
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional: a mapping overriding the version's, as a rule assignment would.",
     )
 
@@ -161,13 +171,13 @@ class RuleForm(forms.Form):
                                        help_text="Seconds after an object's last update before it is judged.")
     monthly_budget = forms.DecimalField(required=False, min_value=0, max_digits=20, decimal_places=6,
                                         help_text="Judge spend per UTC month; blank: no limit.")
-    filter = JSONFormField(
-        required=False, initial=[], widget=forms.Textarea(attrs={"rows": 4, "cols": 90}),
+    filter = OptionalJSONField(
+        initial=[], widget=forms.Textarea(attrs={"rows": 4, "cols": 90}),
         help_text='Langfuse filters, e.g. [{"type": "string", "column": "traceName", "operator": "=", "value": "chat"}].',
     )
     evaluators = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
-    variable_mappings = JSONFormField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}),
+    variable_mappings = OptionalJSONField(
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text='Optional, per evaluator id: {"<evaluator id>": [{"variable": "answer", "source": "output"}]}; '
                   "an evaluator not named uses its own mapping.",
     )

@@ -68,8 +68,10 @@ def evaluator_try(
         raise ValidationError({"target_kind": [f"target_kind must be one of {', '.join(TARGET_LABELS)}."]})
     target_id = (target_id or "").strip()
     label = TARGET_LABELS[target_kind]
-    # A run item's id is its number: anything else names no run item (and must not reach int()).
-    if not target_id or (target_kind == JobTarget.RUN_ITEM and not target_id.isdigit()):
+    # A run item's id is its number (a bigint): anything else names no run item, and must reach
+    # neither int() nor the database.
+    not_a_number = not (target_id.isascii() and target_id.isdigit() and len(target_id) <= 18)
+    if not target_id or (target_kind == JobTarget.RUN_ITEM and not_a_number):
         raise ValidationError({"target_id": [f"Give the id of a {label} of this project."]})
     context = contexts_for_targets(project=project, targets=[(target_kind, target_id)])[0]
     if context is None:

@@ -285,3 +285,11 @@ def test_a_nul_in_a_posted_project_or_target_is_refused_without_a_server_error(c
     assert add.status_code == 200 and Evaluator.objects.filter(project=project).count() == 1
     page = client.post(url("try", evaluator), {"target_kind": "trace", "target_id": "t\x00", "version": 1})
     assert page.status_code == 200 and page.context["form"].errors.get("target_id")
+
+
+def test_a_run_item_number_too_big_or_not_ascii_is_a_form_error(client, project):
+    evaluator = check_evaluator(project, {"type": "exact_match"})
+    as_role(client, project, Role.MEMBER)
+    for target_id in ("9" * 30, "²", "-1"):
+        page = client.post(url("try", evaluator), {"target_kind": "run_item", "target_id": target_id, "version": 1})
+        assert page.status_code == 200 and page.context["form"].errors.get("target_id"), target_id
