@@ -10,6 +10,7 @@ an `Outcome` around an unsaved job. The executor only writes in `flush`, which i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -37,6 +38,14 @@ class Trial:
     output_tokens: int | None = None
     cost: Decimal | None = None
     latency_ms: int | None = None
+
+    @property
+    def shown_messages(self) -> list[tuple[str, str]]:
+        """(role, text) of each message sent; content that is not plain text (parts) as JSON."""
+        return [
+            (m["role"], m["content"] if isinstance(m["content"], str) else json.dumps(m["content"], indent=2, ensure_ascii=False))
+            for m in self.messages or []
+        ]
 
     @property
     def values(self) -> list:
