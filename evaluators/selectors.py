@@ -68,9 +68,16 @@ def project_over_budget(*, project: Project) -> bool:
     return budget is not None and spend_this_month(project=project) >= budget
 
 
-def spend_by(*, project: Project, since: datetime | None = None) -> dict[str, list[dict]]:
-    """Spend per evaluator, per evaluator version and per rule (the admin's spend page)."""
+def spend_by(
+    *, project: Project, since: datetime | None = None, evaluator_id: str | None = None, rule_id: str | None = None
+) -> dict[str, list[dict]]:
+    """Spend per evaluator, per evaluator version and per rule (the admin's budget, evaluator and
+    rule pages), optionally only one evaluator's or one rule's jobs."""
     jobs = EvaluationJob.objects.filter(project=project, cost__isnull=False, finished_at__gte=since or _month_start())
+    if evaluator_id is not None:
+        jobs = jobs.filter(evaluator_id=evaluator_id)
+    if rule_id is not None:
+        jobs = jobs.filter(rule_id=rule_id)
     return {
         "evaluator": list(jobs.values("evaluator_id", "evaluator__name").annotate(cost=Sum("cost")).order_by("-cost")),
         "version": list(
@@ -181,6 +188,17 @@ def contexts_for_jobs(*, project: Project, jobs: list[EvaluationJob]) -> dict[in
                 )
             contexts[job.pk] = Context(**base)
     return contexts
+
+
+def contexts_for_targets(*, project: Project, targets: list[tuple[str, str]]) -> list[Context | None]:
+    """What a job on each (target kind, target id) would see, in the same few queries as
+    `contexts_for_jobs` (the admin's "try it" and rule preview). The probes are never saved."""
+    probes = [
+        EvaluationJob(pk=index, project=project, target_kind=kind, target_id=target_id)
+        for index, (kind, target_id) in enumerate(targets)
+    ]
+    contexts = contexts_for_jobs(project=project, jobs=probes)
+    return [contexts[probe.pk] for probe in probes]
 
 
 def run_evaluation_progress(*, project: Project, runs: list) -> dict[int, dict]:

@@ -66,7 +66,7 @@ class ExperimentRunAdmin(ProjectScopedAdmin):
     list_filter = ["source", "status", "created_at"]
     search_fields = ["name", "run_id"]
     ordering = ["-created_at"]
-    actions = ["compare_selected_runs", "cancel_selected_runs", mark_runs_released, unmark_runs_released]
+    own_actions = ["compare_selected_runs", "cancel_selected_runs", mark_runs_released, unmark_runs_released]
     readonly_fields = [
         "project",
         "run_id",
@@ -87,6 +87,11 @@ class ExperimentRunAdmin(ProjectScopedAdmin):
         "compare_link",
     ]
     fields = ["name", "description", "metadata", *readonly_fields]
+
+    @property
+    def actions(self):
+        # Read per request, so actions registered by apps above (experiments/hooks.py) are offered.
+        return [*self.own_actions, *hooks.run_admin_actions]
 
     def has_add_permission(self, request, *args) -> bool:
         # Runs come from SDK spans, legacy links or the platform runner, never from a blank form.

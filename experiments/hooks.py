@@ -10,6 +10,9 @@ Registered by `evaluators` from its AppConfig.ready():
 - `run_evaluation_progress`: `hook(project=…, runs=[ExperimentRun])` → {run pk: {"total", "done",
   "failed"}} of the runs' evaluation jobs, shown beside the run's own progress.
 
+- `run_admin_actions`: actions of the ExperimentRun admin (`@admin.action` functions), appended to
+  its own ("Evaluate with evaluators").
+
 Registered by `annotations`:
 
 - `run_item_admin_actions`: actions of the RunItem admin (`@admin.action` functions), appended to
@@ -27,3 +30,4 @@ run_evaluators_clean: ExtensionPoint[Callable[..., Any]] = ExtensionPoint("exper
 run_items_recorded: ExtensionPoint[Callable[..., Any]] = ExtensionPoint("experiments.run_items_recorded")
 run_evaluation_progress: ExtensionPoint[Callable[..., Any]] = ExtensionPoint("experiments.run_evaluation_progress")
 run_item_admin_actions: ExtensionPoint[Callable[..., Any]] = ExtensionPoint("experiments.run_item_admin_actions")
+run_admin_actions: ExtensionPoint[Callable[..., Any]] = ExtensionPoint("experiments.run_admin_actions")
