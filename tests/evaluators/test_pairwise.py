@@ -253,3 +253,33 @@ def test_a_run_of_another_project_is_not_found(victim_api, project, runs):
     response = victim_api.post(f"experiments/runs/{candidate.run_id}/pairwise", {"baselineRunId": baseline.run_id, "evaluatorId": "x"})
     assert response.status_code == 404
     assert not EvaluationJob.objects.exists()
+
+
+def test_the_comparison_counts_the_judges_preferences_with_a_sign_test(
+    api, project, runs, llm, django_capture_on_commit_callbacks
+):
+    from scipy import stats
+
+    from experiments.comparison import comparison_build
+
+    baseline, candidate = runs
+    judge_connection(project, llm)
+    judge = pairwise_judge(project)
+    # Prefers the candidate on even items, the baseline on items 1 and 3, ties on the other odd ones.
+    def choose(a, b):
+        index = int(a.rsplit(" ", 1)[1])
+        winner = "candidate" if index % 2 == 0 else "baseline" if index in (1, 3) else None
+        if winner is None:
+            return "tie"
+        return "A" if a.startswith(winner) else "B"
+
+    llm.hook = answer_with(choose)
+    start(api, candidate, baseline, judge, capture=django_capture_on_commit_callbacks, bothOrders=True)
+
+    comparison = comparison_build(project=project, run_ids=[baseline.run_id, candidate.run_id], baseline_id=baseline.run_id)
+
+    [summary] = comparison.preferences
+    test = summary.pairs[0].test
+    assert (test.wins, test.losses, test.ties) == (8, 2, 6)
+    assert test.p_value == pytest.approx(stats.binomtest(8, 10).pvalue)
+    assert summary.pairs[0].disagreements == 0 and summary.rater == "judge"
