@@ -5,13 +5,16 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from scipy import stats
 
+from evalsite.tenancy.roles import Role
 from experiments.comparison import comparison_build
 from experiments.preference_statistics import bradley_terry
 from tests.experiments.factories import ExperimentRunFactory, RunItemFactory
 from tests.scoring.factories import ScoreFactory
+from tests.tenancy.factories import user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +138,35 @@ def test_preferences_with_a_run_outside_the_comparison_are_left_out(project):
     comparison = comparison_build(project=project, run_ids=[runs["base"].run_id, runs["new"].run_id])
 
     assert comparison.preferences == []
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.ANNOTATOR, Role.MEMBER, Role.ADMIN, Role.OWNER])
+def test_the_compare_page_shows_the_preferences_to_every_role(client, project, role):
+    runs = make_runs(project, ["a", "b", "c"], items=8)
+    a, b, c = runs["a"], runs["b"], runs["c"]
+    for index in range(8):
+        prefer(project, a, b, index, "candidate" if index < 6 else "baseline")
+        prefer(project, a, c, index, "candidate" if index < 5 else "tie")
+        prefer(project, b, c, index, "baseline" if index < 3 else "candidate")
+        prefer(project, a, b, index, "candidate" if index % 2 else "tie", source="ANNOTATION", name="human")
+    client.force_login(user_with_role(project, role, staff=False))
+    url = reverse("experiment-compare", kwargs={"project_id": project.pk})
+
+    response = client.get(url, {"runs": f"{a.run_id},{b.run_id},{c.run_id}", "baseline": a.run_id})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Pairwise preferences" in page and "Bradley–Terry strengths" in page
+    assert "(judge)" in page and "(human)" in page
+    assert "Judge “preference” and humans “human” agree on 8 items" in page
+
+
+def test_the_compare_page_of_another_project_shows_nothing_of_its_preferences(client, project, victim_project):
+    runs = make_runs(victim_project, ["a", "b"], items=2)
+    prefer(victim_project, runs["a"], runs["b"], 0, "candidate")
+    client.force_login(user_with_role(project, Role.OWNER, staff=False))
+    url = reverse("experiment-compare", kwargs={"project_id": victim_project.pk})
+
+    response = client.get(url, {"runs": f"{runs['a'].run_id},{runs['b'].run_id}"})
+
+    assert response.status_code in (302, 403, 404)
