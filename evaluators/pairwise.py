@@ -24,13 +24,13 @@ from django.db import transaction
 from evalsite.llm.client import ChatResult
 from evalsite.tenancy.models import Project
 from evaluators.context import PairContext, as_text, extract, fill, resolve_variables
+from evaluators.definitions import PAIR_VARIABLES
 from evaluators.jobs import Target, jobs_create
 from evaluators.judge import JudgeScore, judge_messages
 from evaluators.models import Evaluator, EvaluatorKind, EvaluatorStatus, JobTarget, SkipReason
 from evaluators.services import latest_versions
 from experiments.models import ExperimentRun, RunItem
 
-PAIR_VARIABLES = ("output_a", "output_b")
 # Stored values: A = the baseline run won, B = the candidate run won (the same letters as the
 # positions a judge answers with, but about runs: the positions are shuffled per pair).
 BASELINE, CANDIDATE, TIE = "A", "B", "tie"

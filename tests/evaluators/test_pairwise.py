@@ -283,3 +283,30 @@ def test_the_comparison_counts_the_judges_preferences_with_a_sign_test(
     assert (test.wins, test.losses, test.ties) == (8, 2, 6)
     assert test.p_value == pytest.approx(stats.binomtest(8, 10).pvalue)
     assert summary.pairs[0].disagreements == 0 and summary.rater == "judge"
+
+
+def test_the_built_in_pairwise_template_judges_pairs(api, project, runs, llm, django_capture_on_commit_callbacks):
+    from evaluators.library import evaluator_from_template
+    from tests.evaluators.setup import MODEL
+
+    baseline, candidate = runs
+    judge_connection(project, llm)
+    judge = evaluator_from_template(project=project, key="pairwise_preference", model_config={"provider": "fake", "model": MODEL})
+
+    response = start(api, candidate, baseline, judge, capture=django_capture_on_commit_callbacks)
+
+    assert response.status_code == 202, response.json()
+    # The fake server answers with an example of the requested schema: a category, so every job completes.
+    assert set(EvaluationJob.objects.filter(project=project).values_list("status", flat=True)) == {"completed"}
+    assert "Answer A:\ncandidate answer" in llm.chat_requests[0].text or "Answer A:\nbaseline answer" in llm.chat_requests[0].text
+
+
+def test_a_pairwise_judge_cannot_be_assigned_to_single_items(api, project, runs, llm):
+    _, candidate = runs
+    judge_connection(project, llm)
+    judge = pairwise_judge(project)
+
+    response = api.post(f"experiments/runs/{candidate.run_id}/evaluations", {"evaluators": [{"evaluatorId": judge.pk}]})
+
+    assert response.status_code == 400 and "pairwise" in response.content.decode()
+    assert not EvaluationJob.objects.filter(project=project).exists()
