@@ -18,6 +18,9 @@ their spread and whether they differ — and the paired tests then run on those 
 every score of that name is BOOLEAN, "numeric" when they are NUMERIC (or a NUMERIC/BOOLEAN mix,
 counted as 0/1), otherwise "categorical" (shown, counted, never tested). Deltas and verdicts read
 "higher is better".
+
+Pairwise preference scores (metadata `pairwise`) come with the same score query but are kept apart:
+`preferences.py` counts them per run pair (win / tie / loss, sign test, Bradley–Terry).
 """
 
 from __future__ import annotations
