@@ -216,7 +216,7 @@ def pair_metadata(judging: PairJudging) -> dict:
 # -- starting a pairwise evaluation -----------------------------------------------------------------
 
 
-def _pairs(*, project: Project, baseline: ExperimentRun, candidate: ExperimentRun) -> tuple[list[tuple[dict, dict]], int, int]:
+def run_item_pairs(*, project: Project, baseline: ExperimentRun, candidate: ExperimentRun) -> tuple[list[tuple[dict, dict]], int, int]:
     """(baseline item, candidate item) per dataset item and trial number both runs have, in item
     order; and how many items of each run found no partner. The candidate's item needs a trace (the
     score goes on it)."""
@@ -248,7 +248,7 @@ def run_pairwise_evaluate(
     if not isinstance(both_orders, bool):
         raise ValidationError({"both_orders": ["bothOrders must be true or false."]})
     evaluator, version = pairwise_evaluator_clean(project=project, evaluator_id=evaluator_id)
-    pairs, baseline_only, candidate_only = _pairs(project=project, baseline=baseline, candidate=run)
+    pairs, baseline_only, candidate_only = run_item_pairs(project=project, baseline=baseline, candidate=run)
     if not pairs:
         raise ValidationError({"baseline_run_id": ["The two runs have no item (and trial) in common."]})
     targets = [
