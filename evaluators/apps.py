@@ -37,3 +37,7 @@ class EvaluatorsConfig(AppConfig):
         hooks.run_evaluators_clean.register(offline.evaluator_assignments_clean)
         hooks.run_items_recorded.register(offline.run_items_evaluate)
         hooks.run_evaluation_progress.register(selectors.run_evaluation_progress)
+
+        from evaluators.admin_actions import judge_pairwise
+
+        hooks.run_admin_actions.register(judge_pairwise)

@@ -66,7 +66,13 @@ class ExperimentRunAdmin(ProjectScopedAdmin):
     list_filter = ["source", "status", "created_at"]
     search_fields = ["name", "run_id"]
     ordering = ["-created_at"]
-    actions = ["compare_selected_runs", "cancel_selected_runs", mark_runs_released, unmark_runs_released]
+
+    @property
+    def actions(self):
+        # The run's own, then those registered by apps above (experiments/hooks.py), read per request.
+        return ["compare_selected_runs", "cancel_selected_runs", mark_runs_released, unmark_runs_released,
+                *hooks.run_admin_actions]
+
     readonly_fields = [
         "project",
         "run_id",
