@@ -183,3 +183,7 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"comment on {self.object_type} {self.object_id}"
+
+
+# The pair items' model lives in its own subpackage; importing it here registers it with the app.
+from annotations.pairs.models import QueueItemPair  # noqa: E402, F401

@@ -8,6 +8,8 @@ from annotations.api import (
     QueueItemViewSet,
 )
 from annotations.pages import QueueListPage, WorkspacePage
+from annotations.pairs.api import QueuePairsViewSet
+from annotations.pairs.pages import PairWorkspacePage
 
 QUEUE = "annotation-queues/<str:queue_id>"
 ITEM = f"{QUEUE}/items/<str:item_id>"
@@ -24,6 +26,7 @@ api_urlpatterns = [
         name="api-annotation-queue-disagreements",
     ),
     path(f"{QUEUE}/claim", AnnotationQueueViewSet.as_view({"post": "claim"}), name="api-annotation-queue-claim"),
+    path(f"{QUEUE}/pairs", QueuePairsViewSet.as_view({"post": "create"}), name="api-annotation-queue-pairs"),
     path(f"{QUEUE}/items", QueueItemViewSet.as_view({"get": "list", "post": "create"}), name="api-annotation-queue-items"),
     path(
         ITEM,
@@ -52,4 +55,5 @@ api_urlpatterns = [
 page_urlpatterns = [
     path("annotations", QueueListPage.as_view(), name="annotation-queues"),
     path("annotations/<str:queue_id>", WorkspacePage.as_view(), name="annotation-workspace"),
+    path("annotations/<str:queue_id>/pairs", PairWorkspacePage.as_view(), name="annotation-pair-workspace"),
 ]

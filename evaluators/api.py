@@ -1,5 +1,6 @@
 """`/api/public/v2/evaluators`, `/api/public/v2/evaluation-rules` (Langfuse's v2 API), and our
-additions: `POST /api/public/experiments/runs/{id}/evaluations` (backfill a run), the evaluation
+additions: `POST /api/public/experiments/runs/{id}/evaluations` (backfill a run), `…/pairwise` (judge
+a run against a baseline, pair by pair), the evaluation
 jobs ledger with retry, and "why didn't it fire" for a trace.
 
 Errors on these routes have the shape of the SDK's `PublicApiError` (`message`, `code`, `details`
@@ -19,7 +20,7 @@ from evalsite.api.errors import exception_handler as platform_exception_handler
 from evalsite.api.fields import TimestampField
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
-from evaluators import backfill, budgets, explain, jobs, offline, run_level, selectors, services
+from evaluators import backfill, budgets, explain, jobs, offline, pairwise, run_level, selectors, services
 from evaluators import serializers as s
 from evaluators.models import EvaluationJob, EvaluationRule, Evaluator, RuleAssignment
 from experiments import selectors as experiment_selectors
@@ -308,6 +309,26 @@ class RunEvaluationViewSet(PublicApiViewSet):
             raise NotFound(f"Experiment run not found: {run_id}")
         data = self.parsed(s.RunEvaluationsSerializer, request.data)
         summary = offline.run_evaluate(project=self.project, run=run, evaluators=[dict(a) for a in data["evaluators"]])
+        return Response(summary, status=status.HTTP_202_ACCEPTED)
+
+
+class RunPairwiseViewSet(PublicApiViewSet):
+    """`POST /experiments/runs/{runId}/pairwise`: judge this run (the candidate, B) against a
+    baseline run (A) item by item with a pairwise evaluator (evaluators/PAIRWISE.md)."""
+
+    queryset = EvaluationJob.objects.all()
+    wire_field_names = {"baseline_run_id": "baselineRunId", "evaluator_id": "evaluatorId", "both_orders": "bothOrders"}
+
+    @extend_schema(request=s.RunPairwiseSerializer, responses={202: OpenApiTypes.OBJECT})
+    def create(self, request, run_id: str):
+        run = experiment_selectors.experiment_run_list_by_ids(project=self.project, run_ids=[run_id]).get(run_id)
+        if run is None:
+            raise NotFound(f"Experiment run not found: {run_id}")
+        data = self.parsed(s.RunPairwiseSerializer, request.data)
+        summary = pairwise.run_pairwise_evaluate(
+            project=self.project, run=run, baseline_run_id=data["baselineRunId"], evaluator_id=data["evaluatorId"],
+            both_orders=data["bothOrders"],
+        )
         return Response(summary, status=status.HTTP_202_ACCEPTED)
 
 

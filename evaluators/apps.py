@@ -39,5 +39,7 @@ class EvaluatorsConfig(AppConfig):
         hooks.run_evaluation_progress.register(selectors.run_evaluation_progress)
 
         from evaluators.admin_actions import evaluate_runs
+        from evaluators.admin_pairwise import judge_pairwise
 
         hooks.run_admin_actions.register(evaluate_runs)
+        hooks.run_admin_actions.register(judge_pairwise)

@@ -34,6 +34,23 @@ class Context:
         return getattr(self, name) if name in SOURCES else None
 
 
+@dataclass(frozen=True)
+class PairContext:
+    """Two runs' answers to one dataset item (same trial), for a pairwise judge: the baseline's
+    ("A" in a stored preference) and the candidate's ("B"); the score goes on the candidate's trace."""
+
+    baseline: Context
+    candidate: Context
+    item_key: str
+    trial: int
+    baseline_run_id: str  # external run ids, as the comparison names runs
+    candidate_run_id: str
+    baseline_item_id: int
+    candidate_item_id: int
+    baseline_trace_id: str | None
+    environment: str = "experiment"
+
+
 class MissingVariable(Exception):
     """A variable has no mapping and is not a source's name: the job cannot be judged."""
 

@@ -17,6 +17,9 @@ VARIABLE_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*\}\}")
 DATA_TYPES = ("NUMERIC", "BOOLEAN", "CATEGORICAL")
 # Langfuse's variable-mapping sources (PromptVariableMappingSource).
 SOURCES = ("input", "output", "metadata", "tool_calls", "expected_output", "experiment_item_metadata")
+# A prompt using both is a pairwise judge (evaluators/pairwise.py): it compares two runs' outputs and
+# is started on a pair of runs, never assigned to single targets.
+PAIR_VARIABLES = ("output_a", "output_b")
 MAX_MESSAGES = 50
 MAX_MESSAGE_LENGTH = 100_000
 MAX_CATEGORIES = 100
@@ -53,6 +56,10 @@ def prompt_variables(messages: list[dict[str, str]]) -> list[str]:
         for name in VARIABLE_RE.findall(message["content"]):
             seen.setdefault(name, None)
     return list(seen)
+
+
+def is_pairwise(variables: list[str]) -> bool:
+    return all(name in variables for name in PAIR_VARIABLES)
 
 
 def _finite(value: Any, name: str) -> float | None:

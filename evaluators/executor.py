@@ -42,9 +42,9 @@ from evalsite.llm.connections import llm_endpoint_for
 from evalsite.llm.prices import model_prices_for_pricing
 from evalsite.llm.pricing import compute_cost, find_price
 from evalsite.tenancy.models import Project
-from evaluators import budgets
+from evaluators import budgets, pairwise
 from evaluators.checks import CheckResult, check_run
-from evaluators.context import Context, MissingVariable, fill, resolve_variables
+from evaluators.context import Context, MissingVariable, PairContext, fill, resolve_variables
 from evaluators.judge import AnswerError, JudgeScore, judge_messages, parse_answer, response_format
 from evaluators.models import (
     EvaluationJob,
@@ -72,7 +72,8 @@ MAX_ATTEMPTS = 5
 @dataclass
 class Outcome:
     job: EvaluationJob
-    context: Context | None = None
+    context: Context | PairContext | None = None
+    pair: pairwise.PairJudging | None = None  # a pairwise job: its orders and their answers
     messages: list[dict] | None = None
     result: ChatResult | None = None
     score: JudgeScore | CheckResult | None = None
@@ -167,10 +168,17 @@ class Executor:
         job, version = outcome.job, outcome.job.evaluator_version
         mapping = job.variable_mapping if job.variable_mapping is not None else version.variable_mapping
         try:
-            values = resolve_variables(version.variables, mapping, outcome.context)
+            if isinstance(outcome.context, PairContext):
+                both_orders = bool((job.options or {}).get("bothOrders"))
+                outcome.pair = pairwise.pair_judging(
+                    version=version, mapping=mapping, context=outcome.context, both_orders=both_orders
+                )
+                outcome.messages = outcome.pair.orders[0].messages
+            else:
+                values = resolve_variables(version.variables, mapping, outcome.context)
+                outcome.messages = judge_messages(fill(version.prompt, values), version.output_definition)
             if version.connection is None or not version.model:
                 raise MissingVariable("The evaluator has no model: its LLM connection is missing.")
-            outcome.messages = judge_messages(fill(version.prompt, values), version.output_definition)
             self.endpoint(version)
         except (MissingVariable, Exception) as error:  # a missing connection key is also the job's error
             outcome.error = str(error) or type(error).__name__
@@ -193,15 +201,36 @@ class Executor:
         version = outcome.job.evaluator_version
         outcome.started_at = timezone.now()
         try:
-            outcome.result = judge_call(version, self.endpoints[version.connection_id], outcome.messages)
-            outcome.raw_answer = outcome.result.text
-            outcome.score = parse_answer(outcome.result.text, version.output_definition)
+            if outcome.pair is not None:
+                self.judge_pair(outcome)
+            else:
+                outcome.result = judge_call(version, self.endpoints[version.connection_id], outcome.messages)
+                outcome.raw_answer = outcome.result.text
+                outcome.score = parse_answer(outcome.result.text, version.output_definition)
         except AnswerError as error:
             outcome.error = str(error)
         except LLMError as error:
             outcome.error, outcome.retryable = str(error), error.retryable
         outcome.finished_at = timezone.now()
         return outcome
+
+    def judge_pair(self, outcome: Outcome) -> None:
+        """A pairwise job: one call per order; every call made is recorded (tokens, cost, answers),
+        even when a later one fails."""
+        version = outcome.job.evaluator_version
+        endpoint = self.endpoints[version.connection_id]
+        results = []
+        try:
+            for order in outcome.pair.orders:
+                order.result = judge_call(version, endpoint, order.messages)
+                results.append(order.result)
+                answer = parse_answer(order.result.text, version.output_definition)
+                order.position, order.reasoning = pairwise.canonical_category(answer.values[0]), answer.reasoning
+        finally:
+            if results:
+                outcome.result = pairwise.combined_result(results)
+                outcome.raw_answer = outcome.result.text
+        outcome.score = pairwise.pair_score(outcome.pair)
 
     def outcomes(self, to_judge: list[Outcome]) -> Iterator[Outcome | None]:
         """Outcomes as they complete; None every FLUSH_EVERY_SECONDS without one."""
@@ -323,6 +352,8 @@ class Executor:
         }
         if job.rule_id:
             metadata["evaluationRuleId"] = job.rule_id
+        if outcome.pair is not None:
+            metadata["pairwise"] = pairwise.pair_metadata(outcome.pair)
         if outcome.result is not None:
             metadata["judgeTraceId"] = judge_trace_id(job.pk)
         base = {
@@ -355,6 +386,10 @@ class Executor:
         observation_id = trace_id[:16]
         name = f"Evaluator: {job.evaluator.name} v{job.evaluator_version.version}"
         metadata = {"evaluation_job_id": job.pk, "evaluator_id": job.evaluator_id, "target_trace_id": job.trace_id}
+        # A pairwise job judged in both orders sent two conversations: the trace shows both.
+        messages = outcome.messages
+        if outcome.pair is not None and outcome.pair.both_orders:
+            messages = [order.messages for order in outcome.pair.orders]
         price = self.price_for(job.project, result.model)
         batch.add_observation(merge.observation_contribution({
             "id": observation_id, "trace_id": trace_id, "parent_observation_id": None, "type": "GENERATION",
@@ -363,10 +398,10 @@ class Executor:
             "status_message": outcome.error, "model": result.model, "model_parameters": None,
             "usage_details": result.usage, "cost_details": compute_cost(price, result.usage) if price else {},
             "prompt_name": None, "prompt_version": None, "environment": JUDGE_ENVIRONMENT, "release": None,
-            "version": None, "input": outcome.messages, "output": result.text, "metadata": metadata,
+            "version": None, "input": messages, "output": result.text, "metadata": metadata,
         }))
         batch.add_trace(merge.trace_contribution(
             trace_id=trace_id, timestamp=outcome.started_at, root_observation_id=observation_id, name=name,
-            input=outcome.messages, output=result.text, output_explicit=False, environment=JUDGE_ENVIRONMENT,
+            input=messages, output=result.text, output_explicit=False, environment=JUDGE_ENVIRONMENT,
             metadata=metadata,
         ))

@@ -49,6 +49,7 @@ def jobs_create(
     not_before: datetime | None = None,
     skip_reason: str | None = None,
     enqueue: bool = True,
+    options: dict | None = None,
 ) -> JobSummary:
     """A job per target that this version has none for yet (the unique constraint decides, so two
     callers racing for one target make one job). New jobs are queued, or skipped with `skip_reason`;
@@ -62,7 +63,7 @@ def jobs_create(
         EvaluationJob(
             project=project, evaluator_id=version.evaluator_id, evaluator_version=version, rule_id=rule_id,
             run_id=run_id, target_kind=t.kind, target_id=t.id, trace_id=t.trace_id, observation_id=t.observation_id,
-            variable_mapping=variable_mapping, not_before=not_before, status=status, skip_reason=skip_reason,
+            variable_mapping=variable_mapping, options=options, not_before=not_before, status=status, skip_reason=skip_reason,
             finished_at=now if skip_reason else None,
         )
         for t in targets

@@ -140,6 +140,25 @@ TEMPLATES = {
                 "scoreValueInstructions": "true when the answer is in the right language.",
             },
         ),
+        JudgeTemplate(
+            key="pairwise_preference",
+            name="Pairwise preference",
+            description="Which of two runs' answers is better? (start it on two runs: …/runs/{id}/pairwise)",
+            user_prompt=(
+                "Two assistants answered the same question. Decide which answer is better.\n\n"
+                "Question:\n{{input}}\n\nReference answer (may be empty):\n{{expected_output}}\n\n"
+                "Answer A:\n{{output_a}}\n\nAnswer B:\n{{output_b}}\n\n"
+                "Prefer the answer that is more correct, then more complete and helpful. The order in "
+                "which the answers are shown and their length say nothing about their quality."
+            ),
+            output_definition={
+                "dataType": "CATEGORICAL",
+                "categories": ["A", "B", "tie"],
+                "shouldAllowMultipleMatches": False,
+                "scoreValueInstructions": "A when answer A is better, B when answer B is better, tie when "
+                                          "neither is clearly better.",
+            },
+        ),
     ]
 }
 

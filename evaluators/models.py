@@ -152,6 +152,9 @@ class JobTarget(models.TextChoices):
     TRACE = "trace"
     OBSERVATION = "observation"
     RUN_ITEM = "run_item"  # an experiment run's item (its output against the dataset item)
+    # Two runs' items of one dataset item and trial, judged side by side (evaluators/PAIRWISE.md);
+    # the target id is "<baseline run item pk>:<candidate run item pk>".
+    ITEM_PAIR = "item_pair"
 
 
 class EvaluationJobStatus(models.TextChoices):
@@ -197,6 +200,8 @@ class EvaluationJob(LeasedJob):
     trace_id = models.CharField(max_length=128, null=True, blank=True)
     observation_id = models.CharField(max_length=128, null=True, blank=True)
     variable_mapping = models.JSONField(null=True, blank=True)  # the assignment's override, if any
+    # How a pairwise job judges ({"bothOrders": bool}); null for every other kind.
+    options = models.JSONField(null=True, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)  # the rule's delay after the last update
     skip_reason = models.CharField(max_length=20, choices=SkipReason.choices, null=True, blank=True)
     raw_answer = models.TextField(null=True, blank=True)

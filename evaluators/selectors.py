@@ -10,7 +10,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from evalsite.tenancy.models import Project
-from evaluators.context import Context
+from evaluators.context import Context, PairContext
 from evaluators.models import (
     EvaluationJob,
     EvaluationRule,
@@ -129,13 +129,13 @@ def _item_context(item: RunItem, **overrides) -> dict:
     }
 
 
-def contexts_for_jobs(*, project: Project, jobs: list[EvaluationJob]) -> dict[int, Context | None]:
+def contexts_for_jobs(*, project: Project, jobs: list[EvaluationJob]) -> dict[int, Context | PairContext | None]:
     """job pk → what it judges, loaded in a few queries whatever the number of jobs; None when the
     target is gone."""
     by_kind: dict[str, list[EvaluationJob]] = defaultdict(list)
     for job in jobs:
         by_kind[job.target_kind].append(job)
-    contexts: dict[int, Context | None] = {job.pk: None for job in jobs}
+    contexts: dict[int, Context | PairContext | None] = {job.pk: None for job in jobs}
 
     if by_kind[JobTarget.RUN_ITEM]:
         items = RunItem.objects.filter(
@@ -146,6 +146,9 @@ def contexts_for_jobs(*, project: Project, jobs: list[EvaluationJob]) -> dict[in
             item = items.get(job.target_id)
             if item is not None:
                 contexts[job.pk] = Context(**_item_context(item, environment="experiment"))
+
+    if by_kind[JobTarget.ITEM_PAIR]:
+        contexts.update(_pair_contexts(project=project, jobs=by_kind[JobTarget.ITEM_PAIR]))
 
     if by_kind[JobTarget.TRACE]:
         ids = [j.target_id for j in by_kind[JobTarget.TRACE]]
@@ -199,6 +202,40 @@ def contexts_for_targets(*, project: Project, targets: list[tuple[str, str]]) ->
     ]
     contexts = contexts_for_jobs(project=project, jobs=probes)
     return [contexts[probe.pk] for probe in probes]
+
+
+def _pair_ids(target_id: str) -> tuple[int, int] | None:
+    """A pair job's target id, "<baseline run item pk>:<candidate run item pk>", as the two pks."""
+    baseline, _, candidate = target_id.partition(":")
+    return (int(baseline), int(candidate)) if baseline.isdigit() and candidate.isdigit() else None
+
+
+def _pair_contexts(*, project: Project, jobs: list[EvaluationJob]) -> dict[int, PairContext | None]:
+    """job pk → the two run items it compares, both read in one query; None when either is gone."""
+    pairs = {job.pk: _pair_ids(job.target_id) for job in jobs}
+    pks = {pk for pair in pairs.values() if pair for pk in pair}
+    items = {
+        item.pk: item
+        for item in RunItem.objects.filter(project=project, pk__in=pks).select_related("dataset_item", "run")
+    }
+    contexts: dict[int, PairContext | None] = {}
+    for job_pk, pair in pairs.items():
+        baseline, candidate = (items.get(pair[0]), items.get(pair[1])) if pair else (None, None)
+        if baseline is None or candidate is None:
+            contexts[job_pk] = None
+            continue
+        contexts[job_pk] = PairContext(
+            baseline=Context(**_item_context(baseline, environment="experiment")),
+            candidate=Context(**_item_context(candidate, environment="experiment")),
+            item_key=candidate.item_key,
+            trial=candidate.trial,
+            baseline_run_id=baseline.run.run_id,
+            candidate_run_id=candidate.run.run_id,
+            baseline_item_id=baseline.pk,
+            candidate_item_id=candidate.pk,
+            baseline_trace_id=baseline.trace_id,
+        )
+    return contexts
 
 
 def run_evaluation_progress(*, project: Project, runs: list) -> dict[int, dict]:

@@ -180,3 +180,9 @@ class RuleWriteSerializer(serializers.Serializer):
 
 class RunEvaluationsSerializer(serializers.Serializer):
     evaluators = EvaluatorAssignmentSerializer(many=True)
+
+
+class RunPairwiseSerializer(serializers.Serializer):
+    baselineRunId = serializers.CharField(max_length=128)  # noqa: N815
+    evaluatorId = serializers.CharField(max_length=64)  # noqa: N815
+    bothOrders = serializers.BooleanField(required=False, default=False)  # noqa: N815

@@ -291,6 +291,11 @@ def assignments_clean(*, project: Project, assignments: Any, field: str = "evalu
         evaluator = evaluators.get(evaluator_id)
         if evaluator is None:
             raise ValidationError({field: [f"No evaluator {evaluator_id!r} in this project."]})
+        if definitions.is_pairwise(versions[evaluator_id].variables):
+            raise ValidationError({field: [
+                f"{evaluator.name!r} is a pairwise evaluator ({{{{output_a}}}}, {{{{output_b}}}}): it compares two runs; "
+                "start it with POST /api/public/experiments/runs/{runId}/pairwise."
+            ]})
         try:
             mapping = definitions.variable_mapping_clean(
                 assignment.get("variableMapping"), variables=versions[evaluator_id].variables

@@ -7,6 +7,7 @@ from evaluators.api import (
     EvaluatorViewSet,
     RunEvaluationViewSet,
     RunEvaluatorViewSet,
+    RunPairwiseViewSet,
     TraceEvaluationsViewSet,
 )
 
@@ -36,6 +37,11 @@ api_urlpatterns = [
         "experiments/runs/<str:run_id>/evaluations",
         RunEvaluationViewSet.as_view({"post": "create"}),
         name="api-run-evaluations",
+    ),
+    path(
+        "experiments/runs/<str:run_id>/pairwise",
+        RunPairwiseViewSet.as_view({"post": "create"}),
+        name="api-run-pairwise",
     ),
     path(
         "experiments/runs/<str:run_id>/run-evaluations",

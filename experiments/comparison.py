@@ -18,6 +18,9 @@ their spread and whether they differ — and the paired tests then run on those 
 every score of that name is BOOLEAN, "numeric" when they are NUMERIC (or a NUMERIC/BOOLEAN mix,
 counted as 0/1), otherwise "categorical" (shown, counted, never tested). Deltas and verdicts read
 "higher is better".
+
+Pairwise preference scores (metadata `pairwise`) come with the same score query but are kept apart:
+`preferences.py` counts them per run pair (win / tie / loss, sign test, Bradley–Terry).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import numpy as np
 from evalsite.tenancy.models import Project
 from experiments import selectors
 from experiments.models import ExperimentRun
+from experiments.preferences import PreferenceAgreement, PreferenceSummary, is_preference, preferences_build
 from experiments.statistics import (
     MeanCI,
     PairedScores,
@@ -199,6 +203,8 @@ class Comparison:
     rows: list[Row]
     summaries: list[RunSummary]
     tests: list[ScoreTest]
+    preferences: list[PreferenceSummary] = field(default_factory=list)
+    preference_agreement: list[PreferenceAgreement] = field(default_factory=list)
 
     @property
     def candidates(self) -> list[ExperimentRun]:
@@ -229,6 +235,8 @@ class Comparison:
             "scores": [{"name": name, "kind": kind} for name, kind in self.score_kinds.items()],
             "runs": [summary.to_dict() for summary in self.summaries],
             "tests": [test.to_dict() for test in self.tests],
+            "preferences": [summary.to_dict() for summary in self.preferences],
+            "preferenceAgreement": [entry.to_dict() for entry in self.preference_agreement],
         }
         if include_items:
             data["items"] = [self._row_dict(row) for row in self.rows]
@@ -308,7 +316,7 @@ def comparison_build(
     has_traces = any(item["trace_id"] for item in item_rows)
     # The runs' trace ids as a subquery: thousands of ids in an IN list cost more to send and plan.
     trace_ids = selectors.run_item_trace_ids(project=project, runs=runs)
-    item_scores, score_kinds = _scores_by_trace(project, trace_ids if has_traces else None)
+    item_scores, score_kinds, preference_rows = _scores_by_trace(project, trace_ids if has_traces else None)
     run_scores = _run_scores(project, [run.run_id for run in runs])
     costs = trace_selectors.trace_cost_totals(project=project, trace_ids=trace_ids) if has_traces else {}
 
@@ -319,6 +327,7 @@ def comparison_build(
         _summary(run, index, rows, score_kinds, run_scores.get(run.run_id, [])) for index, run in enumerate(runs)
     ]
     tests = _tests(rows, runs, baseline, score_kinds, method) if baseline is not None else []
+    preferences, agreement = preferences_build(runs, baseline, preference_rows)
     return Comparison(
         runs=runs,
         baseline=baseline,
@@ -327,16 +336,23 @@ def comparison_build(
         rows=rows,
         summaries=summaries,
         tests=tests,
+        preferences=preferences,
+        preference_agreement=agreement,
     )
 
 
-def _scores_by_trace(project: Project, trace_ids) -> tuple[dict, dict[str, ScoreKind]]:
-    """{trace_id: {name: value}} keeping the latest score per name, and each name's kind."""
+def _scores_by_trace(project: Project, trace_ids) -> tuple[dict, dict[str, ScoreKind], list]:
+    """{trace_id: {name: value}} keeping the latest score per name, each name's kind, and the
+    pairwise preference scores apart (newest first): they compare two runs, not one item's output."""
     latest: dict[tuple[str, str], Any] = {}
     types: dict[str, set[str]] = {}
+    preference_rows = []
     if trace_ids is not None:  # a queryset: testing its truth would run it
         # The selector returns newest first, so the first score seen of a (trace, name) is the latest.
         for score in score_selectors.score_values_for_traces(project=project, trace_ids=trace_ids):
+            if is_preference(score.pairwise):
+                preference_rows.append(score)
+                continue
             name = score.name
             seen = types.get(name)
             if seen is None:
@@ -348,7 +364,7 @@ def _scores_by_trace(project: Project, trace_ids) -> tuple[dict, dict[str, Score
     by_trace: dict[str, dict[str, Any]] = {}
     for (trace_id, name), score in latest.items():
         by_trace.setdefault(trace_id, {})[name] = _value(score, kinds[name])
-    return by_trace, kinds
+    return by_trace, kinds, preference_rows
 
 
 def _kind(data_types: set[str]) -> ScoreKind:

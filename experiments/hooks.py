@@ -9,9 +9,8 @@ Registered by `evaluators` from its AppConfig.ready():
   runner's flush transaction for the items it just recorded, so their evaluation jobs commit with them.
 - `run_evaluation_progress`: `hook(project=…, runs=[ExperimentRun])` → {run pk: {"total", "done",
   "failed"}} of the runs' evaluation jobs, shown beside the run's own progress.
-
 - `run_admin_actions`: actions of the ExperimentRun admin (`@admin.action` functions), appended to
-  its own ("Evaluate with evaluators").
+  its own ("Evaluate with evaluators", "Judge pairwise against a baseline run").
 
 Registered by `annotations`:
 
@@ -29,5 +28,5 @@ from evalsite.hooks import ExtensionPoint
 run_evaluators_clean: ExtensionPoint[Callable[..., Any]] = ExtensionPoint("experiments.run_evaluators_clean")
 run_items_recorded: ExtensionPoint[Callable[..., Any]] = ExtensionPoint("experiments.run_items_recorded")
 run_evaluation_progress: ExtensionPoint[Callable[..., Any]] = ExtensionPoint("experiments.run_evaluation_progress")
-run_item_admin_actions: ExtensionPoint[Callable[..., Any]] = ExtensionPoint("experiments.run_item_admin_actions")
 run_admin_actions: ExtensionPoint[Callable[..., Any]] = ExtensionPoint("experiments.run_admin_actions")
+run_item_admin_actions: ExtensionPoint[Callable[..., Any]] = ExtensionPoint("experiments.run_item_admin_actions")

@@ -170,6 +170,8 @@ class ExperimentComparePage(ProjectPageView):
                 run_columns=self._run_columns(comparison, state),
                 summaries=[self._summary(comparison, summary, index) for index, summary in enumerate(comparison.summaries)],
                 tests=[self._test(test) for test in comparison.tests],
+                preferences=[self._preference(summary) for summary in comparison.preferences],
+                preference_agreement=comparison.preference_agreement,
                 chart=self._chart(comparison),
                 rows=table,
                 media_links=media_links(project=self.project, values=shown_values),  # one query for the page
@@ -327,6 +329,33 @@ class ExperimentComparePage(ProjectPageView):
             }
         )
         return data
+
+    def _preference(self, summary) -> dict:
+        """A preference score's tallies as display strings (experiments/preferences.py)."""
+        pairs = []
+        for pair in summary.pairs:
+            test = pair.test
+            if test.p_value is None or test.too_few:
+                verdict, tone = test.warning or "cannot tell", "unsure"
+            elif test.p_value >= cmp.ALPHA:
+                verdict, tone = f"no significant preference ({cmp.format_p(test.p_value)})", "neutral"
+            elif test.wins > test.losses:
+                verdict, tone = f"“{pair.second.name}” preferred ({cmp.format_p(test.p_value)})", "good"
+            else:
+                verdict, tone = f"“{pair.first.name}” preferred ({cmp.format_p(test.p_value)})", "bad"
+            pairs.append({
+                "first": pair.first, "second": pair.second, "wins": test.wins, "ties": test.ties,
+                "losses": test.losses, "win_rate": number(test.win_rate, 2),
+                "ci": f"[{number(test.ci_low, 2)}, {number(test.ci_high, 2)}]" if test.ci_low is not None else "",
+                "p_value": cmp.format_p(test.p_value), "disagreements": pair.disagreements,
+                "verdict": verdict, "tone": tone,
+            })
+        names = {pair.first.run_id: pair.first.name for pair in summary.pairs}
+        names.update({pair.second.run_id: pair.second.name for pair in summary.pairs})
+        ranked = sorted((summary.strengths or {}).items(), key=lambda entry: entry[1], reverse=True)
+        strengths = [(names[run_id], number(value, 3)) for run_id, value in ranked]
+        return {"score": summary.score, "rater": summary.rater, "pairs": pairs, "strengths": strengths,
+                "strengths_warning": summary.strengths_warning if len(names) > 2 else None}
 
     def _chart(self, comparison: cmp.Comparison) -> list[dict]:
         """One small bar chart per numeric/boolean score: each run's mean with its 95% interval."""

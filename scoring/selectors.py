@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from evalsite.tenancy.models import Project
 from scoring.models import Score, ScoreConfig
@@ -86,16 +86,20 @@ def score_list_for_traces(*, project: Project, trace_ids: Iterable[str]) -> list
 
 
 def score_values_for_traces(*, project: Project, trace_ids) -> list:
-    """The scores on these traces as light rows (trace_id, name, data_type, value, string_value), newest first.
+    """The scores on these traces as light rows (trace_id, name, data_type, value, string_value,
+    source, pairwise), newest first.
 
     For pages that read thousands (the run comparison): no model instances, and `trace_ids` may be
     a queryset of trace ids, which the database then reads as a subquery instead of a long IN list.
+    `pairwise` is the metadata's `pairwise` object of a preference score (experiments/preferences.py),
+    null for every other score: only that key is read, never the whole metadata.
     """
     ids = trace_ids if isinstance(trace_ids, QuerySet) else list(trace_ids)
     return list(
         Score.objects.filter(project=project, trace_id__in=ids)
+        .annotate(pairwise=F("metadata__pairwise"))
         .order_by("-timestamp", "-id")
-        .values_list("trace_id", "name", "data_type", "value", "string_value", named=True)
+        .values_list("trace_id", "name", "data_type", "value", "string_value", "source", "pairwise", named=True)
     )
 
 

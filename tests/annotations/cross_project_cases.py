@@ -75,3 +75,7 @@ PAGE_CASES = [
     PageCase(pattern="projects/<str:project_id>/annotations", make=lambda project: {}),
     PageCase(pattern="projects/<str:project_id>/annotations/<str:queue_id>", make=make_page_queue),
 ]
+
+# Pair queues (annotations/pairs/): the route and the pair workspace.
+CASES += [CrossProjectCase(pattern=f"{QUEUE}/pairs", make=make_queue, body={"runId": "r", "baselineRunId": "b"})]
+PAGE_CASES += [PageCase(pattern="projects/<str:project_id>/annotations/<str:queue_id>/pairs", make=make_page_queue)]

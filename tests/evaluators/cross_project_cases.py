@@ -84,3 +84,10 @@ CASES += [
         body={"type": "mean", "scoreName": "accuracy"},
     ),
 ]
+
+CASES += [
+    CrossProjectCase(
+        pattern="api/public/experiments/runs/<str:run_id>/pairwise", make=make_run,
+        body={"baselineRunId": "x", "evaluatorId": "x"}, still_there=run_not_evaluated,
+    ),
+]

@@ -49,3 +49,25 @@ def numeric_judge(project, *, name="helpful", provider="fake", **extra):
 
 def check_evaluator(project, check: dict, *, name="check"):
     return evaluator_create(project=project, name=name, kind="check", check=check)
+
+
+PAIRWISE_PROMPT = [
+    {"role": "system", "content": "You compare two answers to the same question."},
+    {
+        "role": "user",
+        "content": "Question: {{input}}\nReference: {{expected_output}}\n"
+                   "Answer A: {{output_a}}\nAnswer B: {{output_b}}\nWhich answer is better?",
+    },
+]
+
+
+def pairwise_judge(project, *, name="preference", provider="fake", **extra):
+    return evaluator_create(
+        project=project,
+        name=name,
+        kind="llm_as_judge",
+        prompt=PAIRWISE_PROMPT,
+        model_config={"provider": provider, "model": MODEL},
+        output_definition={"dataType": "CATEGORICAL", "categories": ["A", "B", "tie"], "shouldAllowMultipleMatches": False},
+        **extra,
+    )
