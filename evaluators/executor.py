@@ -193,8 +193,9 @@ class Executor:
             return
         try:
             outcome.request_messages = judge_media.messages_with_media(project=outcome.job.project, messages=outcome.messages)
-        except OSError as error:
-            outcome.error = f"The media of the judged object could not be read: {error}"
+        except Exception as error:  # OSError from a directory, botocore's errors from S3…
+            logger.warning("evaluation job %s: media not read", outcome.job.pk, exc_info=True)
+            outcome.error = f"The media of the judged object could not be read: {error or type(error).__name__}"
             outcome.finished_at = timezone.now()
 
     def endpoint(self, version):
