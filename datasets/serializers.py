@@ -108,11 +108,11 @@ class DatasetItemSerializer(serializers.Serializer):
 
     @extend_schema_field(DatasetItemMediaReferenceSerializer(many=True))
     def get_mediaReferences(self, item) -> list:
-        fields = _item_fields(item)
-        links = self.context.get("media_links")
-        if links is None:
-            links = media_links(project=item.project_id, values=fields.values(), base_url=_site(self.context.get("request")))
-        return DatasetItemMediaReferenceSerializer(media_references_resolved(fields=fields, links=links), many=True).data
+        resolved = media_references_resolved(
+            project=item.project_id, fields=_item_fields(item), links=self.context.get("media_links"),
+            base_url=_site(self.context.get("request")),
+        )
+        return DatasetItemMediaReferenceSerializer(resolved, many=True).data
 
 
 class DatasetItemUpsertSerializer(serializers.Serializer):

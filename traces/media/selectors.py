@@ -37,7 +37,7 @@ class MediaLink:
     expires_at: datetime  # when `url` stops working
 
 
-def media_links(*, project: Project, values: Iterable[Any], base_url: str = "") -> dict[str, MediaLink]:
+def media_links(*, project: Project | str, values: Iterable[Any], base_url: str = "") -> dict[str, MediaLink]:
     """Media id → link, for every stored media that `values` (JSON values or text) refer to.
 
     One query whatever the number of references; references to media not (yet) stored, or of
@@ -67,10 +67,15 @@ class ResolvedReference:
     link: MediaLink
 
 
-def media_references_resolved(*, fields: dict[str, Any], links: dict[str, MediaLink]) -> list[ResolvedReference]:
-    """Each reference in `fields` (field name → JSON value) whose media is in `links` (from
-    `media_links`), field by field in the order given, in document order within a field. A
-    reference to media not stored (or of another project) is left out: it has nothing to resolve to."""
+def media_references_resolved(
+    *, project: Project | str, fields: dict[str, Any], links: dict[str, MediaLink] | None = None, base_url: str = ""
+) -> list[ResolvedReference]:
+    """Each reference in `fields` (field name → JSON value) to media `project` stores, field by field
+    in the order given, in document order within a field. `links`: from `media_links` of the same
+    project over many values at once (one query for a page); without it they are looked up here. A reference to media
+    not stored (or of another project) is left out: it has nothing to resolve to."""
+    if links is None:
+        links = media_links(project=project, values=fields.values(), base_url=base_url)
     resolved = []
     for name, value in fields.items():
         for path, ref in references.refs_at_paths(value):
