@@ -1,5 +1,6 @@
 """What the workspace shows of a queue item: the object (a trace's tree, an observation, a
-session's traces, or a run item's input / expected / output), read in a few queries."""
+session's traces, or a run item's input / expected / output), read in a few queries, and links to
+the media its texts refer to (images shown inline, audio and files as links: `{% media_inline %}`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from annotations.models import ObjectType, QueueItem
 from evalsite.tenancy.models import Project
+from traces.media.selectors import MediaLink, media_links
 from traces.models import Observation
 from traces.selectors import observation_get, observations_for_traces, session_get, trace_get
 
@@ -43,6 +45,8 @@ class ItemView:
     output_text: str = ""  # the output to correct, as the correction field starts
     source_trace_id: str | None = None
     source_observation_id: str | None = None
+    # media id → signed link, for every media of the project the blocks refer to (one query)
+    media_links: dict[str, MediaLink] = field(default_factory=dict)
 
 
 def _tree(observations: list[Observation]) -> list[tuple[Observation, int]]:
@@ -78,6 +82,14 @@ def _trace_blocks(project: Project, trace) -> list[Block]:
 
 
 def item_view(*, project: Project, item: QueueItem) -> ItemView:
+    view = _object_view(project=project, item=item)
+    view.media_links = media_links(
+        project=project, values=[text for block in view.blocks for text in (block.input, block.output, block.expected)]
+    )
+    return view
+
+
+def _object_view(*, project: Project, item: QueueItem) -> ItemView:
     if item.run_item is not None:
         run_item = item.run_item
         return ItemView(

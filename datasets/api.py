@@ -22,6 +22,7 @@ from datasets.serializers import (
     DatasetV1Serializer,
     ImportCreateSerializer,
     ImportJobSerializer,
+    dataset_item_context,
 )
 from datasets.uploads import ImportUploadHandler
 from evalsite.api.fields import TimestampField
@@ -70,7 +71,7 @@ class DatasetV1ViewSet(ProjectScopedViewSet):
 
     def _v1(self, datasets: list[Dataset]) -> list[dict]:
         datasets = selectors.datasets_with_items_and_runs(project=self.project, datasets=datasets)
-        return DatasetV1Serializer(datasets, many=True).data
+        return DatasetV1Serializer(datasets, many=True, context={"request": self.request}).data
 
     def list(self, request):
         page = self.paginate_queryset(selectors.dataset_list(project=self.project))
@@ -124,7 +125,8 @@ class DatasetItemViewSet(ProjectScopedViewSet):
             source_observation_id=params.get("sourceObservationId"),
         ).reverse()
         page = self.paginate_queryset(items)
-        return self.get_paginated_response(DatasetItemSerializer(page, many=True).data)
+        context = dataset_item_context(request=request, project=self.project, items=page)
+        return self.get_paginated_response(DatasetItemSerializer(page, many=True, context=context).data)
 
     @extend_schema(request=DatasetItemUpsertSerializer, responses=DatasetItemSerializer)
     def create(self, request):
@@ -133,11 +135,11 @@ class DatasetItemViewSet(ProjectScopedViewSet):
         item = services.dataset_item_upsert(
             project=self.project, actor=Actor.from_request(request), **serializer.service_arguments()
         )
-        return Response(DatasetItemSerializer(item).data)
+        return Response(DatasetItemSerializer(item, context={"request": request}).data)
 
     def retrieve(self, request, item_id: str):
         item = selectors.dataset_item_get(project=self.project, item_id=item_id)
-        return Response(DatasetItemSerializer(item).data)
+        return Response(DatasetItemSerializer(item, context={"request": request}).data)
 
     @extend_schema(responses=DatasetItemDeletedSerializer)
     def destroy(self, request, item_id: str):

@@ -4,10 +4,12 @@ Outputs carry every key the SDK's models require, null-valued ones included. Inp
 "not provided": the SDK sends explicit nulls for every unset optional field.
 """
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from datasets.models import CellFormat, ImportFormat, ImportMode, ItemStatus
 from evalsite.api.fields import TimestampField
+from traces.media.selectors import media_links, media_references_resolved
 
 _DATETIME = serializers.DateTimeField()
 
@@ -42,8 +44,46 @@ class DatasetUpsertSerializer(serializers.Serializer):
         }
 
 
+class DatasetItemMediaSerializer(serializers.Serializer):
+    """The media a reference resolves to (a `traces.media.selectors.MediaLink`)."""
+
+    mediaId = serializers.CharField(source="media_id")
+    contentType = serializers.CharField(source="content_type")
+    contentLength = serializers.IntegerField(source="content_length")
+    url = serializers.CharField(help_text="signed download URL")
+    urlExpiry = serializers.DateTimeField(source="expires_at", help_text="when `url` stops working")
+
+
+class DatasetItemMediaReferenceSerializer(serializers.Serializer):
+    """One media reference of an item (the SDK's `DatasetItemMediaReference`)."""
+
+    field = serializers.ChoiceField(choices=["input", "expectedOutput", "metadata"])
+    referenceString = serializers.CharField(source="reference.text")
+    jsonPath = serializers.CharField(source="json_path", help_text="of the string holding the reference, e.g. `$['image']`")
+    media = DatasetItemMediaSerializer(source="link")
+
+
+def _item_fields(item) -> dict:
+    return {"input": item.input, "expectedOutput": item.expected_output, "metadata": item.metadata}
+
+
+def dataset_item_context(*, request, project, items) -> dict:
+    """Context for `DatasetItemSerializer` over several items: the links to the media they refer to
+    in one query (without it each item holding a reference looks up its own)."""
+    values = [value for item in items for value in _item_fields(item).values()]
+    return {"request": request, "media_links": media_links(project=project, values=values, base_url=_site(request))}
+
+
+def _site(request) -> str:
+    return request.build_absolute_uri("/")[:-1] if request is not None else ""
+
+
 class DatasetItemSerializer(serializers.Serializer):
-    """Reads rows of the current table and of the history alike (see datasets/selectors.py)."""
+    """Reads rows of the current table and of the history alike (see datasets/selectors.py).
+
+    `mediaReferences` resolves the SDK's media references in input, expectedOutput and metadata to
+    the project's stored media, with signed download URLs (absolute when the context has the
+    `request`); references to media not stored are left out."""
 
     id = serializers.CharField(source="item_id")
     status = serializers.CharField()
@@ -57,8 +97,6 @@ class DatasetItemSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
     version = serializers.SerializerMethodField()
-    # Media uploads for dataset items are not stored by this platform: items carry media only as
-    # the reference strings the SDK put in their JSON, so there is never a reference to resolve.
     mediaReferences = serializers.SerializerMethodField()
 
     def get_datasetName(self, item) -> str:
@@ -68,8 +106,13 @@ class DatasetItemSerializer(serializers.Serializer):
     def get_version(self, item) -> str:
         return _DATETIME.to_representation(getattr(item, "version", None) or item.updated_at)
 
+    @extend_schema_field(DatasetItemMediaReferenceSerializer(many=True))
     def get_mediaReferences(self, item) -> list:
-        return []
+        resolved = media_references_resolved(
+            project=item.project_id, fields=_item_fields(item), links=self.context.get("media_links"),
+            base_url=_site(self.context.get("request")),
+        )
+        return DatasetItemMediaReferenceSerializer(resolved, many=True).data
 
 
 class DatasetItemUpsertSerializer(serializers.Serializer):

@@ -316,6 +316,9 @@ EVALSITE_JOB_SWEEP_SECONDS = float(
 )
 # Judge calls in flight per evaluation task (evaluators/executor.py).
 EVALSITE_EVAL_CONCURRENCY = int(os.environ.get("EVALSITE_EVAL_CONCURRENCY", 32))
+# Media (images, audio, PDFs) a judge's user messages carry inline, all of one call together, in bytes
+# before base64; media beyond it is described in text instead (evaluators/judge_media.py).
+EVALSITE_EVAL_MEDIA_MAX_BYTES = int(os.environ.get("EVALSITE_EVAL_MEDIA_MAX_BYTES", 10 * 1024 * 1024))
 
 LOGGING = {
     "version": 1,

@@ -6,7 +6,9 @@
    → the job is skipped with the reason. Deterministic checks are run right here.
 3. Judge calls go to a pool of `EVALSITE_EVAL_CONCURRENCY` threads that only call the model
    (`evalsite.llm.client.chat`, retrying 429/5xx after `Retry-After`) and parse the answer; they
-   never touch the database.
+   never touch the database. Calls are handed over a window at a time (twice the pool), and a call
+   whose messages refer to media gets its bytes (judge_media.py) just before it is handed over, so
+   only the calls about to run hold media in memory.
 4. The coordinating thread flushes outcomes every 64 or 0.5 s in one transaction: it finishes each
    job with its tokens, cost, latency and raw answer (`job_finish`, only while the lease is ours),
    then writes the scores of those it finished (`scoring.services.scores_ingest`, ids derived from
@@ -42,7 +44,7 @@ from evalsite.llm.connections import llm_endpoint_for
 from evalsite.llm.prices import model_prices_for_pricing
 from evalsite.llm.pricing import compute_cost, find_price
 from evalsite.tenancy.models import Project
-from evaluators import budgets, pairwise
+from evaluators import budgets, judge_media, pairwise
 from evaluators.checks import CheckResult, check_run
 from evaluators.context import Context, MissingVariable, PairContext, fill, resolve_variables
 from evaluators.judge import AnswerError, JudgeScore, judge_messages, parse_answer, response_format
@@ -74,7 +76,9 @@ class Outcome:
     job: EvaluationJob
     context: Context | PairContext | None = None
     pair: pairwise.PairJudging | None = None  # a pairwise job: its orders and their answers
-    messages: list[dict] | None = None
+    messages: list[dict] | None = None  # as filled: media as its references, as the judge's trace shows them
+    has_media: bool = False  # some user message refers to media, to be sent inline
+    request_messages: list[dict] | None = None  # `messages` with the media inline, only while the call runs
     result: ChatResult | None = None
     score: JudgeScore | CheckResult | None = None
     error: str | None = None
@@ -177,11 +181,24 @@ class Executor:
             else:
                 values = resolve_variables(version.variables, mapping, outcome.context)
                 outcome.messages = judge_messages(fill(version.prompt, values), version.output_definition)
+                outcome.has_media = judge_media.holds_media(outcome.messages)
             if version.connection is None or not version.model:
                 raise MissingVariable("The evaluator has no model: its LLM connection is missing.")
             self.endpoint(version)
         except (MissingVariable, Exception) as error:  # a missing connection key is also the job's error
             outcome.error = str(error) or type(error).__name__
+            outcome.finished_at = timezone.now()
+
+    def attach_media(self, outcome: Outcome) -> None:
+        """The media the call sends, read now (coordinating thread: a query and storage reads); an
+        object storage cannot give back is the job's error, never a call without it."""
+        if not outcome.has_media:
+            return
+        try:
+            outcome.request_messages = judge_media.messages_with_media(project=outcome.job.project, messages=outcome.messages)
+        except Exception as error:  # OSError from a directory, botocore's errors from S3…
+            logger.warning("evaluation job %s: media not read", outcome.job.pk, exc_info=True)
+            outcome.error = f"The media of the judged object could not be read: {error or type(error).__name__}"
             outcome.finished_at = timezone.now()
 
     def endpoint(self, version):
@@ -198,13 +215,17 @@ class Executor:
     # -- judging (pool threads: no database) --------------------------------------------------
 
     def judge(self, outcome: Outcome) -> Outcome:
+        if outcome.error is not None:
+            return outcome  # its media could not be read: nothing to send
         version = outcome.job.evaluator_version
         outcome.started_at = timezone.now()
+        messages = outcome.request_messages or outcome.messages
+        outcome.request_messages = None  # the media's bytes go with the call, not with the outcome
         try:
             if outcome.pair is not None:
                 self.judge_pair(outcome)
             else:
-                outcome.result = judge_call(version, self.endpoints[version.connection_id], outcome.messages)
+                outcome.result = judge_call(version, self.endpoints[version.connection_id], messages)
                 outcome.raw_answer = outcome.result.text
                 outcome.score = parse_answer(outcome.result.text, version.output_definition)
         except AnswerError as error:
@@ -237,10 +258,19 @@ class Executor:
         if not to_judge:
             return
         completed: queue.SimpleQueue[Future] = queue.SimpleQueue()
+        waiting = iter(to_judge)
         pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(to_judge)), thread_name_prefix="judge")
-        try:
-            for outcome in to_judge:
+
+        def hand_over_next() -> None:
+            outcome = next(waiting, None)
+            if outcome is not None:
+                self.attach_media(outcome)
                 pool.submit(self.judge, outcome).add_done_callback(completed.put)
+
+        try:
+            # A window of twice the pool keeps every thread busy while this thread flushes.
+            for _ in range(2 * self.concurrency):
+                hand_over_next()
             for _ in range(len(to_judge)):
                 while True:
                     try:
@@ -248,6 +278,7 @@ class Executor:
                         break
                     except queue.Empty:
                         yield None
+                hand_over_next()
                 yield future.result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

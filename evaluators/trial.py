@@ -97,6 +97,7 @@ def evaluator_try(
     else:
         executor.prepare_judge(outcome)
         if outcome.error is None:
+            executor.attach_media(outcome)  # images go to the judge as they would from a job
             executor.judge(outcome)
     trial = Trial(
         version=version, messages=outcome.messages, raw_answer=outcome.raw_answer, score=outcome.score,

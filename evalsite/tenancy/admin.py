@@ -197,6 +197,13 @@ class OrganizationAdmin(OrganizationScopedAdmin):
         obj.pk = created.pk
         obj.created_at = created.created_at
 
+    def delete_model(self, request, obj):
+        services.organization_delete(organization=obj, actor=Actor(user=request.user))
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
 
 class OrganizationMembershipForm(MembershipForm):
     class Meta:

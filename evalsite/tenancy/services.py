@@ -68,6 +68,16 @@ def project_create(*, organization: Organization, name: str, actor: Actor = SYST
 
 
 @transaction.atomic
+def organization_delete(*, organization: Organization, actor: Actor) -> None:
+    """An organization and all it holds. Each project goes through `project_delete`, so its delete
+    hooks remove what lives outside the database (stored media); a bare cascade would leave that
+    behind. The audit log goes with the organization."""
+    for project in Project.objects.filter(organization=organization).select_related("organization"):
+        project_delete(project=project, actor=actor)
+    organization.delete()
+
+
+@transaction.atomic
 def project_delete(*, project: Project, actor: Actor) -> None:
     # The log row outlives the project only at organization level, so it names what was deleted.
     audit_log_record(

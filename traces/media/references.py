@@ -67,6 +67,26 @@ def strings_in(value: Any, depth: int = 0) -> Iterator[str]:
             yield from strings_in(item, depth + 1)
 
 
+def refs_at_paths(value: Any, path: str = "$", depth: int = 0) -> Iterator[tuple[str, MediaRef]]:
+    """(JSONPath of the string holding it, reference) for each reference in the string values of a
+    JSON value, in document order; paths in the form of the SDK's example `$['image']`
+    (`$['messages'][0]['content']` deeper down, `$` for a string alone)."""
+    if depth > MAX_DEPTH:
+        return
+    if isinstance(value, str):
+        if "@@@langfuseMedia:" in value:
+            for piece in split(value):
+                if isinstance(piece, MediaRef):
+                    yield path, piece
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            quoted = str(key).replace("\\", "\\\\").replace("'", "\\'")
+            yield from refs_at_paths(item, f"{path}['{quoted}']", depth + 1)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from refs_at_paths(item, f"{path}[{index}]", depth + 1)
+
+
 def refs_in(values: Iterable[Any]) -> list[MediaRef]:
     """The references found in `values` (JSON values or text), first appearance first, no repeats."""
     found: dict[str, MediaRef] = {}

@@ -8,6 +8,7 @@ import base64
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from evalsite.tenancy.models import Project
@@ -33,9 +34,10 @@ class MediaLink:
     content_length: int
     url: str  # a signed URL, valid for EVALSITE_MEDIA_DOWNLOAD_URL_SECONDS
     inline: bool  # an image, audio or video a page may show in place
+    expires_at: datetime  # when `url` stops working
 
 
-def media_links(*, project: Project, values: Iterable[Any], base_url: str = "") -> dict[str, MediaLink]:
+def media_links(*, project: Project | str, values: Iterable[Any], base_url: str = "") -> dict[str, MediaLink]:
     """Media id → link, for every stored media that `values` (JSON values or text) refer to.
 
     One query whatever the number of references; references to media not (yet) stored, or of
@@ -49,12 +51,38 @@ def media_links(*, project: Project, values: Iterable[Any], base_url: str = "") 
     )
     result = {}
     for media in found:
-        url, _ = links.download_url(media, base_url=base_url)
+        url, expires_at = links.download_url(media, base_url=base_url)
         result[media.media_id] = MediaLink(
             media_id=media.media_id, content_type=media.content_type, content_length=media.content_length,
-            url=url, inline=shown_inline(media.content_type),
+            url=url, inline=shown_inline(media.content_type), expires_at=expires_at,
         )
     return result
+
+
+@dataclass(frozen=True)
+class ResolvedReference:
+    field: str
+    json_path: str  # of the string holding the reference, within the field
+    reference: MediaRef
+    link: MediaLink
+
+
+def media_references_resolved(
+    *, project: Project | str, fields: dict[str, Any], links: dict[str, MediaLink] | None = None, base_url: str = ""
+) -> list[ResolvedReference]:
+    """Each reference in `fields` (field name → JSON value) to media `project` stores, field by field
+    in the order given, in document order within a field. `links`: from `media_links` of the same
+    project over many values at once (one query for a page); without it they are looked up here. A reference to media
+    not stored (or of another project) is left out: it has nothing to resolve to."""
+    if links is None:
+        links = media_links(project=project, values=fields.values(), base_url=base_url)
+    resolved = []
+    for name, value in fields.items():
+        for path, ref in references.refs_at_paths(value):
+            link = links.get(ref.media_id)
+            if link is not None:
+                resolved.append(ResolvedReference(field=name, json_path=path, reference=ref, link=link))
+    return resolved
 
 
 # OpenAI's input_audio part takes these formats only.

@@ -1,11 +1,14 @@
 """Media goes with its traces (the reference; the content with its last reference) and its project."""
 
 import pytest
+from django.urls import reverse
 
 from evalsite.tenancy.actors import SYSTEM
+from evalsite.tenancy.models import Project
+from evalsite.tenancy.roles import Role
 from evalsite.tenancy.services import project_delete
 from tests.support.api import ApiClient
-from tests.tenancy.factories import api_key_for
+from tests.tenancy.factories import ProjectFactory, UserFactory, api_key_for, user_with_role
 from tests.traces.factories import TraceFactory
 from tests.traces.media.factories import PDF, png, stored_media
 from traces.media.models import Media, MediaReference
@@ -63,3 +66,35 @@ def test_a_rolled_back_trace_deletion_keeps_the_stored_bytes(project, media_root
         raise RuntimeError("rolled back")
     assert files(media_root) == [media_root / media.storage_key]
     assert Media.objects.filter(pk=media.pk).exists()
+
+
+def admin_url(name, *args):
+    return reverse(f"admin:evalsite_{name}", args=args)
+
+
+def test_deleting_a_project_in_the_admin_deletes_its_stored_media(client, project, victim_project, media_root):
+    stored_media(project, png(), trace_id="t")
+    victim = stored_media(victim_project, png(), trace_id="t")
+    client.force_login(user_with_role(project, Role.OWNER))
+
+    response = client.post(admin_url("project_delete", project.pk), {"post": "yes"})
+
+    assert response.status_code == 302 and not Project.objects.filter(pk=project.pk).exists()
+    assert files(media_root) == [media_root / victim.storage_key]
+
+
+def test_deleting_an_organization_in_the_admin_deletes_the_media_of_each_of_its_projects(client, project, victim_project, media_root):
+    second = ProjectFactory(organization=project.organization)
+    stored_media(project, png(), trace_id="t")
+    stored_media(second, PDF, "application/pdf", trace_id="u")
+    victim = stored_media(victim_project, png(), trace_id="t")
+    # A superuser: for anyone else the admin keeps an organization's last OWNER membership, so
+    # refuses deleting the organization (the membership rules, evalsite/tenancy/services.py).
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = client.post(admin_url("organization_delete", project.organization_id), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Project.objects.filter(pk__in=[project.pk, second.pk]).exists()
+    assert files(media_root) == [media_root / victim.storage_key]
+    assert Media.objects.filter(project=victim_project).count() == 1
