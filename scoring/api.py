@@ -23,6 +23,7 @@ from evalsite.api.errors import PayloadTooLarge
 from evalsite.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, positive_int_param
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
+from scoring import hooks
 from scoring.models import Score, ScoreConfig
 from scoring.selectors import score_config_list, score_list, score_list_for_traces, score_trace_summaries
 from scoring.serializers import (
@@ -53,12 +54,23 @@ def batch_errors(errors) -> list[dict]:
     return [{"message": f"[{index}] {error}"} for index, error in errors]
 
 
+def visible_to_key(view, scores):
+    """`scores` as the request's API key may read them (scoring.hooks.score_api_filters)."""
+    for narrow in hooks.score_api_filters:
+        scores = narrow(project=view.project, role=view.request.auth.role, scores=scores)
+    return scores
+
+
 class ScoreViewSet(ProjectScopedViewSet):
     """Create (one or many), read, list (v1/v2 page pagination) and delete scores."""
 
     queryset = Score.objects.all()
     serializer_class = ScoreSerializer
     lookup_field = "score_id"
+
+    def base_queryset(self):
+        # A get reads what a list would show (blind annotation for ANNOTATOR keys).
+        return visible_to_key(self, Score.objects.filter(project=self.project))
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -103,8 +115,8 @@ class ScoreViewSet(ProjectScopedViewSet):
     def list(self, request):
         query = ScoreListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        scores = self.paginate_queryset(score_list(project=self.project, **query.selector_filters()))
-        return self.get_paginated_response(self.serialize(scores))
+        scores = visible_to_key(self, score_list(project=self.project, **query.selector_filters()))
+        return self.get_paginated_response(self.serialize(self.paginate_queryset(scores)))
 
     def retrieve(self, request, score_id):
         return Response(self.serialize([self.get_object()])[0])
@@ -148,7 +160,7 @@ class ScoreV3ViewSet(ProjectScopedViewSet):
         query = ScoreV3QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         after = decode_cursor(request.query_params.get("cursor"))
-        scores = score_list(project=self.project, **query.selector_filters())
+        scores = visible_to_key(self, score_list(project=self.project, **query.selector_filters()))
         rows, cursor = keyset_page(scores, sort_field="timestamp", after=after, limit=limit)
         data = ScoreV3Serializer(rows, many=True).data
         return Response({"data": data, "meta": {"cursor": cursor, "limit": limit}})
