@@ -115,3 +115,15 @@ def test_below_admin_the_adjudication_pages_lead_back_and_refuse_writes(client, 
     assert client.get(url).status_code == 302
     assert client.post(url, {f"final-{config.pk}": "good"}).status_code == 403
     assert not Score.objects.filter(project=project).exists()
+
+
+def test_the_item_and_rule_lists_filter_by_the_users_own_queues_only(client, project, victim_project, config):
+    mine = QueueFactory(project=project, name="my queue", score_config_ids=[config.pk])
+    QueueItemFactory(queue=mine)
+    theirs = QueueFactory(project=victim_project, name="victim queue")
+    QueueItemFactory(queue=theirs)
+    client.force_login(user_with_role(project, Role.OWNER))
+    for name in ("queueitem", "queuerule", "annotationqueue"):
+        page = client.get(reverse(f"admin:annotations_{name}_changelist")).content.decode()
+        assert "victim queue" not in page, name
+    assert "my queue" in client.get(reverse("admin:annotations_queueitem_changelist")).content.decode()

@@ -175,3 +175,13 @@ def test_the_rule_routes_are_in_the_openapi_schema(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").content.decode()
     assert "/api/public/annotation-queues/{queue_id}/rules/{rule_id}/backfill" in schema
     assert "QueueRuleWrite" in schema
+
+
+def test_scores_posted_to_the_scores_api_fill_the_queue(api, project, django_capture_on_commit_callbacks):
+    queue = QueueFactory(project=project)
+    QueueRuleFactory(queue=queue, operator=">", threshold=0.8, score_source="API")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api.post("scores", [score("api-high", 0.95), score("api-mid", 0.5)])
+        single = api.post("scores", score("api-single", 1.0))
+    assert answer.status_code == 202 and single.status_code == 200
+    assert queued(queue) == {"api-high", "api-single"}
