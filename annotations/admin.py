@@ -88,11 +88,13 @@ class AnnotationQueueForm(forms.ModelForm):
             del self.fields["assignees"]
         else:
             members = project_member_list(project=self.instance.project)
+            assigned = queue_assignee_ids(project=self.instance.project, queue=self.instance)
+            # Annotators and above, and whoever is assigned already (the API assigns any member).
             self.fields["assignees"].choices = [
                 (str(user.pk), f"{user.email or user.get_username()} ({role.name})")
-                for user, role in members if role >= Role.ANNOTATOR
+                for user, role in members if role >= Role.ANNOTATOR or user.pk in assigned
             ]
-            self.initial["assignees"] = [str(pk) for pk in queue_assignee_ids(project=self.instance.project, queue=self.instance)]
+            self.initial["assignees"] = [str(pk) for pk in assigned]
             if not (request.user.is_superuser or role_for_project_id(request, self.instance.project_id) >= Role.ADMIN):
                 self.fields["assignees"].disabled = True
 
