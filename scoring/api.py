@@ -23,9 +23,14 @@ from evalsite.api.errors import PayloadTooLarge
 from evalsite.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, positive_int_param
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
-from scoring import hooks
 from scoring.models import Score, ScoreConfig
-from scoring.selectors import score_config_list, score_list, score_list_for_traces, score_trace_summaries
+from scoring.selectors import (
+    score_config_list,
+    score_list,
+    score_list_for_traces,
+    score_trace_summaries,
+    scores_readable_by_key,
+)
 from scoring.serializers import (
     ScoreConfigCreateSerializer,
     ScoreConfigSerializer,
@@ -55,10 +60,8 @@ def batch_errors(errors) -> list[dict]:
 
 
 def visible_to_key(view, scores):
-    """`scores` as the request's API key may read them (scoring.hooks.score_api_filters)."""
-    for narrow in hooks.score_api_filters:
-        scores = narrow(project=view.project, role=view.request.auth.role, scores=scores)
-    return scores
+    """`scores` as the request's API key may read them."""
+    return scores_readable_by_key(project=view.project, role=view.request.auth.role, scores=scores)
 
 
 class ScoreViewSet(ProjectScopedViewSet):
@@ -204,13 +207,18 @@ class TraceScores:
     """The scores the trace API carries (`traces.hooks.trace_scores`, registered by ScoringConfig):
     score ids in `GET /traces`, v1 score objects in `GET /traces/{id}`. One query each."""
 
-    def score_ids(self, *, project, trace_ids: list[str]) -> dict[str, list[str]]:
+    def score_ids(self, *, project, trace_ids: list[str], role) -> dict[str, list[str]]:
         ids: dict[str, list[str]] = {}
-        for score in score_list_for_traces(project=project, trace_ids=trace_ids):
+        for score in score_list_for_traces(project=project, trace_ids=trace_ids, narrow=self.narrow(project, role)):
             ids.setdefault(score.trace_id, []).append(score.score_id)
         return ids
 
-    def scores(self, *, project, trace) -> list[dict]:
-        scores = score_list_for_traces(project=project, trace_ids=[trace.trace_id])
+    def scores(self, *, project, trace, role) -> list[dict]:
+        scores = score_list_for_traces(project=project, trace_ids=[trace.trace_id], narrow=self.narrow(project, role))
         summaries = {trace.trace_id: {"user_id": trace.user_id, "tags": trace.tags, "environment": trace.environment}}
         return ScoreSerializer(scores, many=True, context={"trace_summaries": summaries}).data
+
+    @staticmethod
+    def narrow(project, role):
+        """What a key of `role` may read of a scores queryset (blind annotation, score_api_filters)."""
+        return lambda scores: scores_readable_by_key(project=project, role=role, scores=scores)
