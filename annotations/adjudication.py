@@ -1,11 +1,12 @@
 """The adjudication pages, for ADMINs (the designated reviewers): the queue's items that
 annotators submitted (or only those they disagree on), and per item every annotator's scores
 side by side with the final score, which the ADMIN writes (`claims.queue_item_adjudicate`:
-ANNOTATION scores with `metadata.adjudicated = true`, which analytics and datasets prefer).
+ANNOTATION scores with `metadata.adjudicated = true`, which score analytics takes as human gold).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -22,6 +23,7 @@ from annotations.selectors import (
     queue_get,
     queue_item_get,
     queue_items_adjudicated,
+    queue_items_submitted,
 )
 from evalsite.pages import ProjectPageView
 from evalsite.tenancy.roles import Role
@@ -62,17 +64,18 @@ class AdjudicationListPage(AdjudicationPageView):
         configs = queue_configs(project=self.project, queue=queue)
         config = next((c for c in configs if c.pk == request.GET.get("config")), None)
         try:
-            threshold = max(float(request.GET.get("threshold") or 0), 0.0)
+            threshold = float(request.GET.get("threshold") or 0)
         except ValueError:
             threshold = 0.0
+        threshold = threshold if math.isfinite(threshold) and threshold > 0 else 0.0
         if config is not None:
             rows = [
                 {"item": row.item, "spread": row.spread}
                 for row in disagreements(project=self.project, queue=queue, config=config, threshold=threshold)
             ][:LIST_LIMIT]
         else:
-            items = QueueItem.objects.filter(project=self.project, queue=queue, submissions__gt=0)
-            rows = [{"item": item, "spread": None} for item in items.order_by("-updated_at", "-id")[:LIST_LIMIT]]
+            items = queue_items_submitted(project=self.project, queue=queue)[:LIST_LIMIT]
+            rows = [{"item": item, "spread": None} for item in items]
         final = queue_items_adjudicated(project=self.project, queue=queue, item_ids=[row["item"].pk for row in rows])
         for row in rows:
             row["final"] = row["item"].pk in final

@@ -171,6 +171,11 @@ def item_scores(*, project: Project, item: QueueItem, viewer=None, see_all: bool
     return list(scores.order_by("-timestamp", "-id"))
 
 
+def queue_items_submitted(*, project: Project, queue: AnnotationQueue) -> QuerySet[QueueItem]:
+    """Items at least one annotator submitted, most recently changed first (adjudication)."""
+    return QueueItem.objects.filter(project=project, queue=queue, submissions__gt=0).order_by("-updated_at", "-id")
+
+
 def queue_items_adjudicated(*, project: Project, queue: AnnotationQueue, item_ids: list[str]) -> set[str]:
     """Which of these items have a final (adjudicated) score. One query."""
     rows = Score.objects.filter(project=project, queue_id=queue.pk, metadata__adjudicated=True).values_list(
