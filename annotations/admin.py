@@ -30,7 +30,7 @@ from scoring.models import ScoreConfig
 
 def _service_errors(form: forms.Form, error: ValidationError) -> None:
     """A service's errors on the form field of the same name (services name their arguments)."""
-    aliases = {"corrections_dataset_id": "corrections_dataset", "user_id": "assignees"}
+    aliases = {"corrections_dataset_id": "corrections_dataset", "score_config_ids": "score_configs", "user_id": "assignees"}
     for key, texts in error.message_dict.items():
         field = aliases.get(key, key)
         form.add_error(field if field in form.fields else None, [f"{key}: {text}" for text in texts])
@@ -340,7 +340,7 @@ class QueueRuleForm(forms.ModelForm):
         if self.errors:
             return cleaned
         try:
-            services._rule_clean(**self.service_arguments())
+            services.queue_rule_fields_clean(**self.service_arguments())
         except ValidationError as error:
             _service_errors(self, error)
         return cleaned

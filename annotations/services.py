@@ -376,7 +376,7 @@ def may_work_on(*, project: Project, queue: AnnotationQueue, user, role: Role) -
 RULE_UPDATABLE = ("name", "enabled", "score_name", "score_source", "operator", "threshold", "sample_rate", "filter")
 
 
-def _rule_clean(*, name, enabled, score_name, score_source, operator, threshold, sample_rate, filter) -> dict:
+def queue_rule_fields_clean(*, name, enabled, score_name, score_source, operator, threshold, sample_rate, filter) -> dict:
     """The rule's fields, checked and normalised (filters as evaluators.filters cleans them, on
     the columns that apply to traces); ValidationError keyed by argument names."""
     errors: dict[str, str] = {}
@@ -438,7 +438,7 @@ def queue_rule_create(
     from now on (queue_rule_backfill takes the stored ones)."""
     if queue.project_id != project.pk:
         raise NotFound("Annotation queue not found")
-    fields = _rule_clean(
+    fields = queue_rule_fields_clean(
         name=name, enabled=enabled, score_name=score_name, score_source=score_source, operator=operator,
         threshold=threshold, sample_rate=sample_rate, filter=filter,
     )
@@ -459,7 +459,7 @@ def queue_rule_update(*, project: Project, rule: QueueRule, actor: Actor = SYSTE
         raise TypeError(f"queue_rule_update() cannot change {', '.join(sorted(unknown))}")
     if rule.project_id != project.pk:
         raise NotFound("Queue rule not found")
-    fields = _rule_clean(**{name: changes.get(name, getattr(rule, name)) for name in RULE_UPDATABLE})
+    fields = queue_rule_fields_clean(**{name: changes.get(name, getattr(rule, name)) for name in RULE_UPDATABLE})
     for name, value in fields.items():
         setattr(rule, name, value)
     rule.save()
