@@ -14,7 +14,8 @@ from rest_framework.response import Response
 
 from annotations import claims
 from annotations.agreement import disagreements, queue_agreement
-from annotations.models import AnnotationQueue, Comment, QueueItem
+from annotations.models import AnnotationQueue, Comment, QueueItem, QueueRule
+from annotations.rules import BACKFILL_TASK
 from annotations.selectors import (
     assignee_progress,
     comment_list,
@@ -24,6 +25,7 @@ from annotations.selectors import (
     queue_item_list,
     queue_list,
     queue_progress,
+    queue_rule_list,
 )
 from annotations.serializers import (
     QUEUE_WIRE_NAMES,
@@ -44,6 +46,9 @@ from annotations.serializers import (
     QueueItemSerializer,
     QueueItemUpdateSerializer,
     QueueProgressResponseSerializer,
+    QueueRuleBackfillSerializer,
+    QueueRuleSerializer,
+    QueueRuleWriteSerializer,
     QueueSerializer,
     SubmitSerializer,
 )
@@ -56,8 +61,12 @@ from annotations.services import (
     queue_item_delete,
     queue_item_set_status,
     queue_member_find,
+    queue_rule_create,
+    queue_rule_delete,
+    queue_rule_update,
 )
 from evalsite.api.viewsets import ProjectScopedViewSet
+from evalsite.jobs import enqueue_after_commit
 from evalsite.tenancy.actors import Actor
 from evalsite.tenancy.models import Project
 from evalsite.tenancy.roles import Role
@@ -262,6 +271,66 @@ class QueueItemViewSet(QueueScopedMixin, ProjectScopedViewSet):
         item = self.get_object()
         user, _ = self.acting_user(request.query_params)
         return Response(ScoreSerializer(item_scores(project=self.project, item=item, viewer=user), many=True).data)
+
+
+class QueueRuleViewSet(QueueScopedMixin, ProjectScopedViewSet):
+    """Ours: rules that fill the queue from new scores (annotations/RULES.md)."""
+
+    queryset = QueueRule.objects.all()
+    serializer_class = QueueRuleSerializer
+    lookup_field = "id"
+    lookup_url_kwarg = "rule_id"
+    wire_field_names = QUEUE_WIRE_NAMES
+
+    def base_queryset(self):
+        return QueueRule.objects.filter(queue=self.queue())
+
+    def list(self, request, queue_id):
+        rules = self.paginate_queryset(queue_rule_list(project=self.project, queue=self.queue()))
+        return self.get_paginated_response(QueueRuleSerializer(rules, many=True).data)
+
+    @extend_schema(
+        request=QueueRuleWriteSerializer,
+        responses=QueueRuleSerializer,
+        description=(
+            "Ours: when a score named scoreName is written with a value `operator` threshold, its trace goes into "
+            "the queue if it passes the filters and the (reproducible) sampling. It applies to scores written from "
+            "now on; POST …/backfill applies it to the stored ones."
+        ),
+    )
+    def create(self, request, queue_id):
+        body = QueueRuleWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        rule = queue_rule_create(
+            project=self.project, queue=self.queue(), actor=Actor.from_request(request), **body.service_arguments()
+        )
+        return Response(QueueRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, queue_id, rule_id):
+        return Response(QueueRuleSerializer(self.get_object()).data)
+
+    @extend_schema(request=QueueRuleWriteSerializer, responses=QueueRuleSerializer)
+    def partial_update(self, request, queue_id, rule_id):
+        rule = self.get_object()
+        body = QueueRuleWriteSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        rule = queue_rule_update(project=self.project, rule=rule, actor=Actor.from_request(request), **body.service_arguments())
+        return Response(QueueRuleSerializer(rule).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, queue_id, rule_id):
+        queue_rule_delete(project=self.project, rule=self.get_object(), actor=Actor.from_request(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=None,
+        responses={202: QueueRuleBackfillSerializer},
+        description="Ours: apply the rule to the scores already stored, in a worker (202).",
+    )
+    def backfill(self, request, queue_id, rule_id):
+        rule = self.get_object()
+        enqueue_after_commit(BACKFILL_TASK, self.project.pk, rule.pk)
+        return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
 
 
 class QueueAssignmentViewSet(QueueScopedMixin, ProjectScopedViewSet):

@@ -11,7 +11,8 @@ class AnnotationsConfig(AppConfig):
             add_run_items_to_queue,
             add_traces_to_queue,
         )
-        from annotations.selectors import scores_visible_to
+        from annotations.rules import scores_hand_over
+        from annotations.selectors import scores_blind_for_key, scores_visible_to
         from annotations.trace_panel import CommentsPanel
         from evalsite.navigation import register_page
         from evalsite.tenancy.roles import Role
@@ -28,3 +29,7 @@ class AnnotationsConfig(AppConfig):
         experiment_hooks.run_item_admin_actions.register(add_run_items_to_queue)
         # Blind annotation on the trace page's scores panel (scoring/hooks.py).
         scoring_hooks.score_page_filters.register(scores_visible_to)
+        scoring_hooks.score_api_filters.register(scores_blind_for_key)
+        # Queue rules: new scores under (or over) a threshold bring their traces to a queue, in a
+        # worker after the scores' commit (annotations/rules.py).
+        scoring_hooks.after_scores_written.register(scores_hand_over)

@@ -27,6 +27,10 @@ from evalsite.tenancy.roles import Role
 from scoring.models import ScoreSource
 from scoring.services import scores_ingest
 
+# The metadata flag of an adjudicated (final) score: agreement leaves it out, analytics and
+# datasets prefer it (dashboards/analytics/seams.py).
+ADJUDICATED_KEY = "adjudicated"
+
 LOCK_LOST = (
     "You no longer hold this item: its lock expired and it went back to the queue, or another "
     "annotator took it. Nothing was saved; claim it again (or the next item) to submit what you typed."
@@ -146,7 +150,7 @@ def scores_write(
             continue
         metadata = {"queueItemId": item.pk}
         if final:
-            metadata["adjudicated"] = True
+            metadata[ADJUDICATED_KEY] = True
         items.append(
             {
                 "id": annotation_score_id(item=item, user_id=user.pk, config_id=score.config_id, final=final),

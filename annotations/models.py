@@ -185,5 +185,47 @@ class Comment(models.Model):
         return f"comment on {self.object_type} {self.object_id}"
 
 
+class RuleOperator(models.TextChoices):
+    LT = "<", "below"
+    LTE = "<=", "at most"
+    GT = ">", "above"
+    GTE = ">=", "at least"
+
+
+class QueueRule(models.Model):
+    """Fills a queue online: when a score named `score_name` is written whose value is `operator`
+    `threshold` (e.g. a judge's "correctness" < 0.5), its trace goes into the queue, if the trace
+    passes `filter` (the evaluator rules' trace filters) and a stable draw at `sample_rate`.
+    RULES.md explains the trigger and its guarantees."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
+    queue = models.ForeignKey(AnnotationQueue, on_delete=models.CASCADE, related_name="rules")
+    name = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=True)
+    score_name = models.CharField(max_length=200)
+    # Only scores of this source (EVAL, API, ANNOTATION); null takes every source.
+    score_source = models.CharField(max_length=12, null=True, blank=True)  # noqa: DJ001
+    operator = models.CharField(max_length=2, choices=RuleOperator.choices)
+    threshold = models.FloatField()
+    sample_rate = models.FloatField(default=1.0)
+    # Langfuse-shaped filters over the trace (evaluators.filters, columns that apply to traces).
+    filter = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            # The trigger's look-up: a project's enabled rules on the names of the scores just written.
+            models.Index(
+                fields=["project", "score_name"], name="queuerule_enabled", condition=models.Q(enabled=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 # The pair items' model lives in its own subpackage; importing it here registers it with the app.
 from annotations.pairs.models import QueueItemPair  # noqa: E402, F401

@@ -45,7 +45,9 @@ class QueueListPage(ProjectPageView):
             mine = assignee_progress(project=self.project, queue=queue, user_ids=[request.user.pk])[0]
             rows.append({"queue": queue, "progress": queue_progress(project=self.project, queue=queue), "mine": mine})
         return render(
-            request, "annotations/queue_list.html", self.page_context(rows=rows, can_annotate=self.role >= Role.ANNOTATOR)
+            request, "annotations/queue_list.html", self.page_context(
+                rows=rows, can_annotate=self.role >= Role.ANNOTATOR, can_adjudicate=self.role >= Role.ADMIN
+            )
         )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from annotations.models import (
@@ -18,6 +18,7 @@ from annotations.models import (
     Outcome,
     QueueAssignment,
     QueueItem,
+    QueueRule,
 )
 from evalsite.tenancy.models import Project
 from scoring.models import Score, ScoreConfig
@@ -49,6 +50,10 @@ def queue_item_list(*, project: Project, queue: AnnotationQueue, status: str | N
 
 def queue_item_get(*, project: Project, queue: AnnotationQueue, item_id: str) -> QueueItem | None:
     return QueueItem.objects.filter(project=project, queue=queue, id=item_id).select_related("run_item").first()
+
+
+def queue_rule_list(*, project: Project, queue: AnnotationQueue) -> QuerySet[QueueRule]:
+    return QueueRule.objects.filter(project=project, queue=queue).order_by("name", "id")
 
 
 def queue_assignee_ids(*, project: Project, queue: AnnotationQueue) -> list[int]:
@@ -83,6 +88,33 @@ def queue_progress(*, project: Project, queue: AnnotationQueue) -> QueueProgress
         total=counts["total"], completed=counts["completed"], pending=counts["total"] - counts["completed"],
         in_progress=counts["in_progress"],
     )
+
+
+@dataclass(frozen=True)
+class QueueProgressRow:
+    queue_id: str
+    name: str
+    progress: QueueProgress
+
+
+def queue_progress_list(*, project: Project) -> list[QueueProgressRow]:
+    """Progress of every queue of the project (the home dashboard's panel), by name: one query."""
+    now = timezone.now()
+    queues = queue_list(project=project).annotate(
+        total=Count("items"),
+        completed=Count("items", filter=Q(items__status=ItemStatus.COMPLETED)),
+        in_progress=Count("items", filter=Q(items__status=ItemStatus.PENDING, items__locked_until__gt=now)),
+    )
+    return [
+        QueueProgressRow(
+            queue_id=queue.pk, name=queue.name,
+            progress=QueueProgress(
+                total=queue.total, completed=queue.completed, pending=queue.total - queue.completed,
+                in_progress=queue.in_progress,
+            ),
+        )
+        for queue in queues
+    ]
 
 
 def assignee_progress(
@@ -139,6 +171,20 @@ def item_scores(*, project: Project, item: QueueItem, viewer=None, see_all: bool
     return list(scores.order_by("-timestamp", "-id"))
 
 
+def queue_items_submitted(*, project: Project, queue: AnnotationQueue) -> QuerySet[QueueItem]:
+    """Items at least one annotator submitted, most recently changed first (adjudication)."""
+    return QueueItem.objects.filter(project=project, queue=queue, submissions__gt=0).order_by("-updated_at", "-id")
+
+
+def queue_items_adjudicated(*, project: Project, queue: AnnotationQueue, item_ids: list[str]) -> set[str]:
+    """Which of these items have a final (adjudicated) score. One query."""
+    rows = Score.objects.filter(project=project, queue_id=queue.pk, metadata__adjudicated=True).values_list(
+        "metadata", flat=True
+    )
+    wanted = set(item_ids)
+    return {m.get("queueItemId") for m in rows if isinstance(m, dict) and m.get("queueItemId") in wanted}
+
+
 def comment_list(
     *, project: Project, object_type: str | None = None, object_id: str | None = None, author_user_id=None
 ) -> QuerySet[Comment]:
@@ -183,3 +229,21 @@ def scores_visible_to(*, project: Project, user, role, scores: list[Score]) -> l
         )
     )
     return [score for score in scores if item_of(score) is None or item_of(score) in submitted]
+
+
+def scores_blind_for_key(*, project: Project, role, scores: QuerySet[Score]) -> QuerySet[Score]:
+    """`/api/public/scores` for an ANNOTATOR key: without the queue annotations of items still
+    pending, whoever wrote them. An API key is the project's, not a person's, so the page's rule
+    ("until I submitted mine") cannot apply; an annotation tool reads one annotator's view with
+    `…/items/{id}/scores?userId=`. Other keys read every score, as on Langfuse's wire."""
+    from evalsite.tenancy.roles import Role
+
+    if role != Role.ANNOTATOR:
+        return scores
+    same_object = (
+        Q(object_type=ObjectType.TRACE, object_id=OuterRef("trace_id"))
+        | Q(object_type=ObjectType.OBSERVATION, object_id=OuterRef("observation_id"))
+        | Q(object_type=ObjectType.SESSION, object_id=OuterRef("session_id"))
+    )
+    pending = QueueItem.objects.filter(project=project, queue_id=OuterRef("queue_id"), status=ItemStatus.PENDING)
+    return scores.exclude(Q(queue_id__isnull=False) & Exists(pending.filter(same_object)))

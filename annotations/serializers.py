@@ -2,7 +2,8 @@
 
 from rest_framework import serializers
 
-from annotations.models import CommentObjectType, ItemStatus, ObjectType, QueueAccess
+from annotations.models import CommentObjectType, ItemStatus, ObjectType, QueueAccess, RuleOperator
+from scoring.models import ScoreSource
 from scoring.serializers import ScoreSerializer
 
 # Service argument → wire field, for the error handler (ProjectScopedViewSet.wire_field_names).
@@ -15,6 +16,9 @@ QUEUE_WIRE_NAMES = {
     "object_id": "objectId",
     "author_user_id": "authorUserId",
     "user_id": "userId",
+    "score_name": "scoreName",
+    "score_source": "scoreSource",
+    "sample_rate": "sampleRate",
 }
 
 
@@ -212,3 +216,51 @@ class DisagreementQuerySerializer(serializers.Serializer):
 
 class AdjudicateSerializer(SubmitSerializer):
     """`userId`: the ADMIN member who writes the final scores."""
+
+
+# --- extras: queue rules ---------------------------------------------------------------------
+
+
+class QueueRuleSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    queueId = serializers.CharField(source="queue_id")
+    name = serializers.CharField()
+    enabled = serializers.BooleanField()
+    scoreName = serializers.CharField(source="score_name")
+    scoreSource = serializers.CharField(source="score_source", allow_null=True, help_text="null: scores of any source")
+    operator = serializers.ChoiceField(choices=RuleOperator.values)
+    threshold = serializers.FloatField()
+    sampleRate = serializers.FloatField(source="sample_rate")
+    filter = serializers.ListField(child=serializers.DictField(), help_text="the evaluator rules' trace filters")
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+
+class QueueRuleWriteSerializer(serializers.Serializer):
+    """Shapes only (PATCH takes any subset); the rules (filters, ranges) are the service's."""
+
+    WIRE = {
+        "name": "name", "enabled": "enabled", "scoreName": "score_name", "scoreSource": "score_source",
+        "operator": "operator", "threshold": "threshold", "sampleRate": "sample_rate", "filter": "filter",
+    }
+
+    name = serializers.CharField(max_length=200)
+    enabled = serializers.BooleanField(required=False)
+    scoreName = serializers.CharField(max_length=200, help_text="the scores to watch, e.g. a judge's name")
+    scoreSource = serializers.ChoiceField(
+        required=False, allow_null=True, choices=ScoreSource.values, help_text="only scores of this source; null: any"
+    )
+    operator = serializers.ChoiceField(choices=RuleOperator.values, help_text="the score's value compared to threshold")
+    threshold = serializers.FloatField()
+    sampleRate = serializers.FloatField(required=False, help_text="share of matching traces queued, in (0, 1]; default 1")
+    filter = serializers.ListField(
+        required=False, child=serializers.DictField(), max_length=50,
+        help_text='trace filters as evaluator rules take them: [{"type", "column", "operator", "value", "key"?}]',
+    )
+
+    def service_arguments(self) -> dict:
+        return {name: self.validated_data[wire] for wire, name in self.WIRE.items() if wire in self.validated_data}
+
+
+class QueueRuleBackfillSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="queued: a worker applies the rule to the scores already stored")

@@ -1,9 +1,10 @@
 """Writes of annotation queues, their items and assignments, and comments.
 
-Claims, submissions and skips (the per-user locks) are in `annotations.claims`; adjudication in
-`annotations.adjudication`.
+Claims, submissions, skips and adjudication (the per-user locks) are in `annotations.claims`; how a
+queue rule fills its queue is in `annotations.rules` (its writes are here).
 """
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from annotations.models import (
     QueueAccess,
     QueueAssignment,
     QueueItem,
+    QueueRule,
+    RuleOperator,
 )
 from datasets.models import Dataset
 from evalsite.errors import NotFound
@@ -28,9 +31,10 @@ from evalsite.tenancy.models import Project
 from evalsite.tenancy.roles import Role
 from evalsite.tenancy.selectors import project_member_list
 from evalsite.tenancy.services import audit_log_record
+from evaluators.filters import filters_clean
 from experiments.models import RunItem
 from prompts.models import Prompt
-from scoring.models import ScoreConfig
+from scoring.models import ScoreConfig, ScoreSource
 from traces.models import Observation, Trace
 
 NAME_MAX_LENGTH = 200
@@ -365,6 +369,118 @@ def may_work_on(*, project: Project, queue: AnnotationQueue, user, role: Role) -
     if queue.access == QueueAccess.ASSIGNED:
         return QueueAssignment.objects.filter(project=project, queue=queue, user=user).exists()
     return True
+
+
+# --- queue rules -----------------------------------------------------------------------------
+
+RULE_UPDATABLE = ("name", "enabled", "score_name", "score_source", "operator", "threshold", "sample_rate", "filter")
+
+
+def queue_rule_fields_clean(*, name, enabled, score_name, score_source, operator, threshold, sample_rate, filter) -> dict:
+    """The rule's fields, checked and normalised (filters as evaluators.filters cleans them, on
+    the columns that apply to traces); ValidationError keyed by argument names."""
+    errors: dict[str, str] = {}
+    if not isinstance(name, str) or not name.strip():
+        errors["name"] = "must be a non-empty string"
+    elif len(name) > NAME_MAX_LENGTH:
+        errors["name"] = f"must be at most {NAME_MAX_LENGTH} characters"
+    if not isinstance(enabled, bool):
+        errors["enabled"] = "must be true or false"
+    if not isinstance(score_name, str) or not score_name.strip():
+        errors["score_name"] = "must be a non-empty string: the name of the scores to watch"
+    elif len(score_name) > NAME_MAX_LENGTH:
+        errors["score_name"] = f"must be at most {NAME_MAX_LENGTH} characters"
+    if score_source is not None and score_source not in ScoreSource.values:
+        errors["score_source"] = f"must be null (any source) or one of {', '.join(ScoreSource.values)}"
+    if operator not in RuleOperator.values:
+        errors["operator"] = f"must be one of {', '.join(RuleOperator.values)}"
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+        errors["threshold"] = "must be a finite number"
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)) or not 0 < sample_rate <= 1:
+        errors["sample_rate"] = "must be a number in (0, 1]: the share of matching traces to queue"
+    cleaned_filter = []
+    try:
+        cleaned_filter = filters_clean(filter if filter is not None else [], target="trace")
+    except ValidationError as error:
+        errors["filter"] = " ".join(error.messages)
+    if errors:
+        raise ValidationError(errors)
+    return {
+        "name": name.strip(), "enabled": enabled, "score_name": score_name, "score_source": score_source,
+        "operator": operator, "threshold": float(threshold), "sample_rate": float(sample_rate), "filter": cleaned_filter,
+    }
+
+
+def _rules_changed(project: Project) -> None:
+    # The trigger caches the watched score names per process (annotations/rules.py, which imports
+    # this module): forget them once the change is committed.
+    from annotations.rules import watched_score_names_forget
+
+    transaction.on_commit(lambda: watched_score_names_forget(project.pk))
+
+
+@transaction.atomic
+def queue_rule_create(
+    *,
+    project: Project,
+    queue: AnnotationQueue,
+    name: str,
+    score_name: str,
+    operator: str,
+    threshold: float,
+    sample_rate: float = 1.0,
+    score_source: str | None = None,
+    filter: list | None = None,  # noqa: A002 (the wire's name, as evaluator rules have it)
+    enabled: bool = True,
+    actor: Actor = SYSTEM,
+) -> QueueRule:
+    """A rule that fills `queue` from new scores (annotations/rules.py); it sees scores written
+    from now on (queue_rule_backfill takes the stored ones)."""
+    if queue.project_id != project.pk:
+        raise NotFound("Annotation queue not found")
+    fields = queue_rule_fields_clean(
+        name=name, enabled=enabled, score_name=score_name, score_source=score_source, operator=operator,
+        threshold=threshold, sample_rate=sample_rate, filter=filter,
+    )
+    rule = QueueRule.objects.create(project=project, queue=queue, **fields)
+    audit_log_record(
+        actor=actor, action="annotation_queue_rule.create", obj=rule, organization=project.organization,
+        project=project, queue_id=queue.pk, name=rule.name,
+    )
+    _rules_changed(project)
+    return rule
+
+
+@transaction.atomic
+def queue_rule_update(*, project: Project, rule: QueueRule, actor: Actor = SYSTEM, **changes) -> QueueRule:
+    """Change any of RULE_UPDATABLE; the rule is checked as a whole, as on creation."""
+    unknown = set(changes) - set(RULE_UPDATABLE)
+    if unknown:
+        raise TypeError(f"queue_rule_update() cannot change {', '.join(sorted(unknown))}")
+    if rule.project_id != project.pk:
+        raise NotFound("Queue rule not found")
+    fields = queue_rule_fields_clean(**{name: changes.get(name, getattr(rule, name)) for name in RULE_UPDATABLE})
+    for name, value in fields.items():
+        setattr(rule, name, value)
+    rule.save()
+    audit_log_record(
+        actor=actor, action="annotation_queue_rule.update", obj=rule, organization=project.organization,
+        project=project, queue_id=rule.queue_id, changed=sorted(changes),
+    )
+    _rules_changed(project)
+    return rule
+
+
+@transaction.atomic
+def queue_rule_delete(*, project: Project, rule: QueueRule, actor: Actor) -> None:
+    if rule.project_id != project.pk:
+        raise NotFound("Queue rule not found")
+    audit_log_record(
+        actor=actor, action="annotation_queue_rule.delete", obj=rule, organization=project.organization,
+        project=project, queue_id=rule.queue_id, name=rule.name,
+    )
+    rule.delete()
+    _rules_changed(project)
 
 
 # --- comments --------------------------------------------------------------------------------

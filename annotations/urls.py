@@ -1,11 +1,13 @@
 from django.urls import path
 
+from annotations.adjudication import AdjudicationItemPage, AdjudicationListPage
 from annotations.api import (
     AnnotationQueueViewSet,
     CommentViewSet,
     ProjectMembershipViewSet,
     QueueAssignmentViewSet,
     QueueItemViewSet,
+    QueueRuleViewSet,
 )
 from annotations.pages import QueueListPage, WorkspacePage
 from annotations.pairs.api import QueuePairsViewSet
@@ -13,6 +15,7 @@ from annotations.pairs.pages import PairWorkspacePage
 
 QUEUE = "annotation-queues/<str:queue_id>"
 ITEM = f"{QUEUE}/items/<str:item_id>"
+RULE = f"{QUEUE}/rules/<str:rule_id>"
 
 # Routes under /api/public/ (no trailing slashes).
 api_urlpatterns = [
@@ -38,6 +41,13 @@ api_urlpatterns = [
     path(f"{ITEM}/renew", QueueItemViewSet.as_view({"post": "renew"}), name="api-annotation-queue-item-renew"),
     path(f"{ITEM}/adjudicate", QueueItemViewSet.as_view({"post": "adjudicate"}), name="api-annotation-queue-item-adjudicate"),
     path(f"{ITEM}/scores", QueueItemViewSet.as_view({"get": "scores"}), name="api-annotation-queue-item-scores"),
+    path(f"{QUEUE}/rules", QueueRuleViewSet.as_view({"get": "list", "post": "create"}), name="api-annotation-queue-rules"),
+    path(
+        RULE,
+        QueueRuleViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="api-annotation-queue-rule",
+    ),
+    path(f"{RULE}/backfill", QueueRuleViewSet.as_view({"post": "backfill"}), name="api-annotation-queue-rule-backfill"),
     path(
         f"{QUEUE}/assignments",
         QueueAssignmentViewSet.as_view({"post": "create", "delete": "destroy"}),
@@ -56,4 +66,10 @@ page_urlpatterns = [
     path("annotations", QueueListPage.as_view(), name="annotation-queues"),
     path("annotations/<str:queue_id>", WorkspacePage.as_view(), name="annotation-workspace"),
     path("annotations/<str:queue_id>/pairs", PairWorkspacePage.as_view(), name="annotation-pair-workspace"),
+    path("annotations/<str:queue_id>/adjudicate", AdjudicationListPage.as_view(), name="annotation-adjudication"),
+    path(
+        "annotations/<str:queue_id>/adjudicate/<str:item_id>",
+        AdjudicationItemPage.as_view(),
+        name="annotation-adjudication-item",
+    ),
 ]

@@ -155,13 +155,37 @@ def project_dashboard(
             series=scores_series,
         ),
     ]
+    # From the evaluators' job ledger and the annotation queues (dashboards/analytics/seams.py).
+    spend = seams.evaluator_spend(project=project, from_timestamp=from_timestamp, to_timestamp=to_timestamp)
+    progress = seams.queue_progress(project=project)
+    charts += [evaluator_spend_chart(spend, span), queue_progress_chart(progress)]
     return {
         "numbers": numbers,
         "charts": charts,
         "environments": sorted(row["environment"] for row in rows["environments"] if row["environment"]),
-        # Seams for apps being built beside this one (dashboards/analytics/seams.py).
-        "evaluator_spend": seams.evaluator_spend(
-            project=project, from_timestamp=from_timestamp, to_timestamp=to_timestamp
-        ),
-        "queue_progress": seams.queue_progress(project=project),
+        "evaluator_spend": spend,
+        "queue_progress": progress,
     }
+
+
+def evaluator_spend_chart(spend: list[dict], span: str) -> dict:
+    """Bars per UTC day, one series per evaluator (days without spend are absent, not zero)."""
+    days = sorted({row["day"] for row in spend})
+    names: dict[str, str] = {}
+    cost: dict[tuple, float] = {}
+    for row in spend:
+        names.setdefault(row["evaluator_id"], row["evaluator_name"])
+        cost[(row["evaluator_id"], row["day"])] = float(row["cost"])
+    series = [
+        {"name": name, "y": [cost.get((evaluator_id, day)) for day in days]} for evaluator_id, name in names.items()
+    ]
+    x = [day.isoformat() for day in days]
+    return chart("evaluator_spend", "Evaluator spend per day", unit="USD", time_range=span, type="vbar", x=x, series=series)
+
+
+def queue_progress_chart(progress: list[dict]) -> dict:
+    rows = [[q["name"], q["total"], q["completed"], q["pending"], q["in_progress"]] for q in progress]
+    return chart(
+        "queue_progress", "Annotation queue progress", unit="", time_range="now", type="table",
+        columns=["queue", "items", "completed", "pending", "in progress"], rows=rows,
+    )

@@ -70,6 +70,11 @@ JUDGE_ENVIRONMENT = "langfuse-evaluation"
 # again later, this many claims in all, before it is failed.
 MAX_ATTEMPTS = 5
 
+# The metadata keys every evaluator score carries (README: "scores record the evaluator id and
+# version"); score analytics reads them (dashboards/analytics/seams.py).
+EVALUATOR_ID_KEY = "evaluatorId"
+EVALUATOR_VERSION_KEY = "evaluatorVersion"
+
 
 @dataclass
 class Outcome:
@@ -376,8 +381,8 @@ class Executor:
         version, evaluator = job.evaluator_version, job.evaluator
         name = version.score_config.name if version.score_config_id and version.score_config else evaluator.name
         metadata = {
-            "evaluatorId": evaluator.pk,
-            "evaluatorVersion": version.version,
+            EVALUATOR_ID_KEY: evaluator.pk,
+            EVALUATOR_VERSION_KEY: version.version,
             "evaluatorVersionId": version.pk,
             "evaluationJobId": job.pk,
         }

@@ -6,7 +6,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from evalsite.tenancy.models import Project
@@ -86,6 +87,26 @@ def spend_by(
         ),
         "rule": list(jobs.filter(rule__isnull=False).values("rule_id", "rule__name").annotate(cost=Sum("cost")).order_by("-cost")),
     }
+
+
+def evaluator_spend_by_day(*, project: Project, from_timestamp: datetime, to_timestamp: datetime) -> list[dict]:
+    """What each evaluator's calls cost per UTC day of [from, to), from the job ledger (a job's
+    cost counts on the day it finished): rows {day, evaluator_id, evaluator_name, cost, jobs},
+    by day then evaluator name. One query on the (project, status, created_at) ledger."""
+    rows = (
+        EvaluationJob.objects.filter(
+            project=project, cost__isnull=False, finished_at__gte=from_timestamp, finished_at__lt=to_timestamp
+        )
+        .annotate(day=TruncDate("finished_at", tzinfo=UTC))
+        .values("day", "evaluator_id", "evaluator__name")
+        .annotate(cost=Sum("cost"), jobs=Count("id"))
+        .order_by("day", "evaluator__name", "evaluator_id")
+    )
+    return [
+        {"day": row["day"], "evaluator_id": row["evaluator_id"], "evaluator_name": row["evaluator__name"],
+         "cost": row["cost"], "jobs": row["jobs"]}
+        for row in rows
+    ]
 
 
 # -- what jobs are judged on -----------------------------------------------------------------------

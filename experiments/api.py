@@ -120,7 +120,12 @@ class ExperimentItemViewSet(ProjectScopedViewSet):
         trace_ids = sorted({item.trace_id for item in items if item.trace_id})
         if "scores" in query["fields"] and trace_ids:
             scores = _group_scores(
-                score_selectors.score_list_for_traces(project=self.project, trace_ids=trace_ids),
+                score_selectors.score_list_for_traces(
+                    project=self.project, trace_ids=trace_ids,
+                    narrow=lambda found: score_selectors.scores_readable_by_key(
+                        project=self.project, role=request.auth.role, scores=found
+                    ),
+                ),
                 "trace_id",
                 query["scoreLimit"],
             )

@@ -24,7 +24,13 @@ from evalsite.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, positive_int_param
 from evalsite.api.viewsets import ProjectScopedViewSet
 from evalsite.tenancy.actors import Actor
 from scoring.models import Score, ScoreConfig
-from scoring.selectors import score_config_list, score_list, score_list_for_traces, score_trace_summaries
+from scoring.selectors import (
+    score_config_list,
+    score_list,
+    score_list_for_traces,
+    score_trace_summaries,
+    scores_readable_by_key,
+)
 from scoring.serializers import (
     ScoreConfigCreateSerializer,
     ScoreConfigSerializer,
@@ -53,12 +59,21 @@ def batch_errors(errors) -> list[dict]:
     return [{"message": f"[{index}] {error}"} for index, error in errors]
 
 
+def visible_to_key(view, scores):
+    """`scores` as the request's API key may read them."""
+    return scores_readable_by_key(project=view.project, role=view.request.auth.role, scores=scores)
+
+
 class ScoreViewSet(ProjectScopedViewSet):
     """Create (one or many), read, list (v1/v2 page pagination) and delete scores."""
 
     queryset = Score.objects.all()
     serializer_class = ScoreSerializer
     lookup_field = "score_id"
+
+    def base_queryset(self):
+        # A get reads what a list would show (blind annotation for ANNOTATOR keys).
+        return visible_to_key(self, Score.objects.filter(project=self.project))
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -103,8 +118,8 @@ class ScoreViewSet(ProjectScopedViewSet):
     def list(self, request):
         query = ScoreListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        scores = self.paginate_queryset(score_list(project=self.project, **query.selector_filters()))
-        return self.get_paginated_response(self.serialize(scores))
+        scores = visible_to_key(self, score_list(project=self.project, **query.selector_filters()))
+        return self.get_paginated_response(self.serialize(self.paginate_queryset(scores)))
 
     def retrieve(self, request, score_id):
         return Response(self.serialize([self.get_object()])[0])
@@ -148,7 +163,7 @@ class ScoreV3ViewSet(ProjectScopedViewSet):
         query = ScoreV3QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         after = decode_cursor(request.query_params.get("cursor"))
-        scores = score_list(project=self.project, **query.selector_filters())
+        scores = visible_to_key(self, score_list(project=self.project, **query.selector_filters()))
         rows, cursor = keyset_page(scores, sort_field="timestamp", after=after, limit=limit)
         data = ScoreV3Serializer(rows, many=True).data
         return Response({"data": data, "meta": {"cursor": cursor, "limit": limit}})
@@ -192,13 +207,18 @@ class TraceScores:
     """The scores the trace API carries (`traces.hooks.trace_scores`, registered by ScoringConfig):
     score ids in `GET /traces`, v1 score objects in `GET /traces/{id}`. One query each."""
 
-    def score_ids(self, *, project, trace_ids: list[str]) -> dict[str, list[str]]:
+    def score_ids(self, *, project, trace_ids: list[str], role) -> dict[str, list[str]]:
         ids: dict[str, list[str]] = {}
-        for score in score_list_for_traces(project=project, trace_ids=trace_ids):
+        for score in score_list_for_traces(project=project, trace_ids=trace_ids, narrow=self.narrow(project, role)):
             ids.setdefault(score.trace_id, []).append(score.score_id)
         return ids
 
-    def scores(self, *, project, trace) -> list[dict]:
-        scores = score_list_for_traces(project=project, trace_ids=[trace.trace_id])
+    def scores(self, *, project, trace, role) -> list[dict]:
+        scores = score_list_for_traces(project=project, trace_ids=[trace.trace_id], narrow=self.narrow(project, role))
         summaries = {trace.trace_id: {"user_id": trace.user_id, "tags": trace.tags, "environment": trace.environment}}
         return ScoreSerializer(scores, many=True, context={"trace_summaries": summaries}).data
+
+    @staticmethod
+    def narrow(project, role):
+        """What a key of `role` may read of a scores queryset (blind annotation, score_api_filters)."""
+        return lambda scores: scores_readable_by_key(project=project, role=role, scores=scores)

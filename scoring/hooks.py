@@ -7,7 +7,10 @@
 """
 
 from collections.abc import Callable
+from typing import Any
 
 from evalsite.hooks import ExtensionPoint
 
 score_page_filters: ExtensionPoint[Callable[..., list]] = ExtensionPoint("scoring.score_page_filters")
+score_api_filters: ExtensionPoint[Callable[..., Any]] = ExtensionPoint("scoring.score_api_filters")
+after_scores_written: ExtensionPoint[Callable[..., None]] = ExtensionPoint("scoring.after_scores_written")

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.db.models import F, QuerySet
 
 from evalsite.tenancy.models import Project
+from scoring import hooks
 from scoring.models import Score, ScoreConfig
 from traces.models import Trace
 
@@ -80,9 +81,21 @@ def score_get(*, project: Project, score_id: str) -> Score | None:
     return Score.objects.filter(project=project, score_id=score_id).first()
 
 
-def score_list_for_traces(*, project: Project, trace_ids: Iterable[str]) -> list[Score]:
-    """Every score on these traces or their observations, newest first."""
-    return list(Score.objects.filter(project=project, trace_id__in=list(trace_ids)).order_by("-timestamp", "-id"))
+def scores_readable_by_key(*, project: Project, role, scores: QuerySet[Score]) -> QuerySet[Score]:
+    """`scores` less what an API key of `role` may not read (`hooks.score_api_filters`: blind
+    annotation, registered by annotations). Every API route that returns scores reads through it."""
+    for narrow in hooks.score_api_filters:
+        scores = narrow(project=project, role=role, scores=scores)
+    return scores
+
+
+def score_list_for_traces(*, project: Project, trace_ids: Iterable[str], narrow=None) -> list[Score]:
+    """Every score on these traces or their observations, newest first; `narrow(queryset)`, when
+    given, filters them further (what an API key may read)."""
+    scores = Score.objects.filter(project=project, trace_id__in=list(trace_ids))
+    if narrow is not None:
+        scores = narrow(scores)
+    return list(scores.order_by("-timestamp", "-id"))
 
 
 def score_values_for_traces(*, project: Project, trace_ids) -> list:

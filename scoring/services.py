@@ -20,6 +20,7 @@ from evalsite.db import Dialect
 from evalsite.tenancy.actors import SYSTEM, Actor
 from evalsite.tenancy.models import Project
 from evalsite.tenancy.services import audit_log_record, project_object_delete
+from scoring import hooks
 from scoring.models import Score, ScoreConfig, ScoreConfigDataType
 from scoring.validation import ConfigRule, FieldError, score_config_validate, score_validate
 
@@ -89,7 +90,15 @@ def scores_ingest(
         # In id order, so concurrent batches sharing ids lock their rows in the same order (no deadlock).
         ordered = [rows[score_id] for score_id in sorted(rows)]
         scores_upsert(project_id=project.pk, rows=ordered, now=now)
+        if len(hooks.after_scores_written):
+            written = {score_id: row["name"] for score_id, row in rows.items()}
+            transaction.on_commit(lambda: _after_scores_written(project, written))
     return result
+
+
+def _after_scores_written(project: Project, written: dict[str, str]) -> None:
+    for hook in hooks.after_scores_written:
+        hook(project=project, scores=written)
 
 
 def scores_upsert(*, project_id: str, rows: list[dict], now) -> None:

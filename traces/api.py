@@ -79,7 +79,9 @@ class TraceViewSet(ProjectScopedViewSet):
         score_ids: dict[str, list[str]] = {}
         if trace_ids and "scores" in wanted:
             for source in hooks.trace_scores:
-                for trace_id, ids in source.score_ids(project=self.project, trace_ids=trace_ids).items():
+                for trace_id, ids in source.score_ids(
+                    project=self.project, trace_ids=trace_ids, role=request.auth.role
+                ).items():
                     score_ids.setdefault(trace_id, []).extend(ids)
         context = {"stats": stats, "score_ids": score_ids, "groups": groups}
         return self.get_paginated_response(TraceWithDetailsSerializer(traces, many=True, context=context).data)
@@ -102,7 +104,9 @@ class TraceViewSet(ProjectScopedViewSet):
             observations, many=True, context={"prompt_ids": prompt_ids_for(self.project, observations)}
         ).data
         data["scores"] = [
-            score for source in hooks.trace_scores for score in source.scores(project=self.project, trace=trace)
+            score
+            for source in hooks.trace_scores
+            for score in source.scores(project=self.project, trace=trace, role=request.auth.role)
         ]
         return Response(data)
 

@@ -38,11 +38,13 @@ from traces.models import Observation, Trace
 class TraceScoreSource(Protocol):
     """Scores as the trace API shows them. Both methods cost one query, whatever the page size."""
 
-    def score_ids(self, *, project: Project, trace_ids: list[str]) -> dict[str, list[str]]:
-        """trace id → ids of the scores on the trace or its observations, newest first."""
+    def score_ids(self, *, project: Project, trace_ids: list[str], role: Role) -> dict[str, list[str]]:
+        """trace id → ids of the scores on the trace or its observations, newest first, as an API
+        key of `role` may read them."""
 
-    def scores(self, *, project: Project, trace: Trace) -> list[dict[str, Any]]:
-        """The scores on `trace` or its observations in their wire shape, newest first."""
+    def scores(self, *, project: Project, trace: Trace, role: Role) -> list[dict[str, Any]]:
+        """The scores on `trace` or its observations in their wire shape, newest first, as an API
+        key of `role` may read them."""
 
 
 trace_scores: ExtensionPoint[TraceScoreSource] = ExtensionPoint("traces.trace_scores")

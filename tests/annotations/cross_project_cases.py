@@ -1,12 +1,13 @@
-from annotations.models import AnnotationQueue, QueueAssignment, QueueItem
+from annotations.models import AnnotationQueue, QueueAssignment, QueueItem, QueueRule
 from evalsite.tenancy.roles import Role
-from tests.annotations.factories import CommentFactory, QueueFactory, QueueItemFactory
+from tests.annotations.factories import CommentFactory, QueueFactory, QueueItemFactory, QueueRuleFactory
 from tests.scoring.factories import CategoricalConfigFactory
 from tests.support.cross_project import CrossProjectCase, PageCase
 from tests.tenancy.factories import user_with_role
 
 QUEUE = "api/public/annotation-queues/<str:queue_id>"
 ITEM = f"{QUEUE}/items/<str:item_id>"
+RULE = f"{QUEUE}/rules/<str:rule_id>"
 
 
 def make_queue(project) -> dict:
@@ -27,6 +28,19 @@ def item_unchanged(project, kwargs) -> bool:
 
 def queue_unassigned(project, kwargs) -> bool:
     return not QueueAssignment.objects.filter(project=project, queue_id=kwargs["queue_id"]).exists()
+
+
+def make_rule(project) -> dict:
+    rule = QueueRuleFactory(queue=AnnotationQueue.objects.get(pk=make_queue(project)["queue_id"]))
+    return {"queue_id": rule.queue_id, "rule_id": rule.pk}
+
+
+def rule_unchanged(project, kwargs) -> bool:
+    rule = QueueRule.objects.filter(project=project, pk=kwargs["rule_id"]).first()
+    return rule is not None and rule.threshold == 0.5 and rule.enabled
+
+
+RULE_BODY = {"name": "low", "scoreName": "judge", "operator": "<", "threshold": 0.9, "enabled": False}
 
 
 def make_comment(project) -> dict:
@@ -62,6 +76,9 @@ CASES = [
     CrossProjectCase(pattern=f"{QUEUE}/agreement", make=make_queue),
     CrossProjectCase(pattern=f"{QUEUE}/disagreements", make=make_queue),
     CrossProjectCase(pattern=f"{QUEUE}/assignments", make=make_queue, body=ACTING, still_there=queue_unassigned),
+    CrossProjectCase(pattern=f"{QUEUE}/rules", make=make_queue, body=RULE_BODY),
+    CrossProjectCase(pattern=RULE, make=make_rule, body=RULE_BODY, still_there=rule_unchanged),
+    CrossProjectCase(pattern=f"{RULE}/backfill", make=make_rule, still_there=rule_unchanged),
     CrossProjectCase(pattern="api/public/comments/<str:comment_id>", make=make_comment),
     CrossProjectCase(pattern="api/public/projects/<str:project_id>/memberships", make=make_project),
 ]
@@ -74,6 +91,8 @@ def make_page_queue(project) -> dict:
 PAGE_CASES = [
     PageCase(pattern="projects/<str:project_id>/annotations", make=lambda project: {}),
     PageCase(pattern="projects/<str:project_id>/annotations/<str:queue_id>", make=make_page_queue),
+    PageCase(pattern="projects/<str:project_id>/annotations/<str:queue_id>/adjudicate", make=make_page_queue),
+    PageCase(pattern="projects/<str:project_id>/annotations/<str:queue_id>/adjudicate/<str:item_id>", make=make_item),
 ]
 
 # Pair queues (annotations/pairs/): the route and the pair workspace.

@@ -1,6 +1,6 @@
 import factory
 
-from annotations.models import AnnotationQueue, Comment, QueueItem
+from annotations.models import AnnotationQueue, Comment, QueueItem, QueueRule
 from tests.tenancy.factories import ProjectFactory
 
 
@@ -35,3 +35,17 @@ class CommentFactory(factory.django.DjangoModelFactory):
     object_type = "TRACE"
     object_id = factory.Sequence(lambda n: f"{n + 1:032x}")
     content = "A comment."
+
+
+class QueueRuleFactory(factory.django.DjangoModelFactory):
+    """A rule of `queue` (its project comes from the queue): "judge" below 0.5, every trace."""
+
+    class Meta:
+        model = QueueRule
+
+    queue = factory.SubFactory(QueueFactory)
+    project = factory.SelfAttribute("queue.project")
+    name = factory.Sequence(lambda n: f"rule-{n}")
+    score_name = "judge"
+    operator = "<"
+    threshold = 0.5

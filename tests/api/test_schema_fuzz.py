@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, Phase
 from evalsite.api import middleware
 from evalsite.tenancy.roles import Role
 from experiments.gates.services import run_release_mark
-from tests.annotations.factories import CommentFactory, QueueFactory, QueueItemFactory
+from tests.annotations.factories import CommentFactory, QueueFactory, QueueItemFactory, QueueRuleFactory
 from tests.datasets.factories import DatasetFactory, DatasetItemFactory, ImportJobFactory
 from tests.experiments.factories import ExperimentRunFactory, RunItemFactory, gate_policy
 from tests.llm.admin_object_factories import make_connection
@@ -81,7 +81,7 @@ SEEDED_IDS = {
     "connection_id": "connection-1",
     "price_id": "price-1",
     "gate_name": "gate-1",
-    "queue_id": "queue-1", "comment_id": "comment-1",
+    "queue_id": "queue-1", "comment_id": "comment-1", "rule_id": "rule-1",
     "media_id": media_id_of(b"media-1"),
 }
 
@@ -115,6 +115,7 @@ def seed(project) -> None:
     gate_policy(project, "gate-1", rules=[{"type": "minMean", "score": "quality", "threshold": 0.5}])
     queue = QueueFactory(project=project, id="queue-1", score_config_ids=["config-1"])
     QueueItemFactory(queue=queue, id="item-1", object_id="trace-1")
+    QueueRuleFactory(queue=queue, id="rule-1", score_name="quality")
     CommentFactory(project=project, id="comment-1", object_id="trace-1")
     stored_media(project, b"media-1", "text/plain", trace_id="trace-1")
 

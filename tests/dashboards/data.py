@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from dashboards.analytics import seams
 from scoring.models import Score
 from tests.traces.factories import ObservationFactory, TraceFactory
 
@@ -86,7 +87,7 @@ def populate(project, *, seed: int = 7, traces: int = 30):
                             trace_id=trace.trace_id,
                             observation_id=observation.observation_id,
                             timestamp=start + timedelta(seconds=rng.randrange(0, 600)),
-                            metadata={"evaluator_version": rng.choice([1, 2])},
+                            metadata={seams.EVALUATOR_VERSION_KEY: rng.choice([1, 2])},
                         )
                     )
             if rng.random() < 0.6:

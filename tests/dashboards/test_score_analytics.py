@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 
+from dashboards.analytics import seams
 from dashboards.analytics.statistics import confusion
 from scoring.models import Score
 
@@ -36,9 +37,9 @@ def score(
 ):
     metadata = {}
     if version is not None:
-        metadata["evaluator_version"] = version
+        metadata[seams.EVALUATOR_VERSION_KEY] = version
     if final is not None:
-        metadata["final"] = final
+        metadata[seams.FINAL_ANNOTATION_KEY] = final
     return Score.objects.create(
         project=project,
         score_id=score_id,
