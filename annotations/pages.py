@@ -22,6 +22,7 @@ from annotations.selectors import (
     item_scores,
     queue_configs,
     queue_get,
+    queue_holds_pairs,
     queue_item_get,
     queue_progress,
     queues_for_user,
@@ -84,6 +85,9 @@ class WorkspacePage(ProjectPageView):
         if self.role < Role.ANNOTATOR:
             return redirect("annotation-queues", project_id=self.project.pk)
         queue = self.queue_or_404(queue_id)
+        if queue_holds_pairs(project=self.project, queue=queue):
+            # Shown here, a pair would be the candidate's trace alone: one side revealed, the other missing.
+            return redirect("annotation-pair-workspace", project_id=self.project.pk, queue_id=queue.pk)
         item = claims.queue_item_claim_next(project=self.project, queue=queue, user=request.user, role=self.role)
         return self.render_item(request, queue, item)
 

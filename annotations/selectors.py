@@ -32,6 +32,13 @@ def queue_get(*, project: Project, queue_id: str) -> AnnotationQueue | None:
     return AnnotationQueue.objects.filter(project=project, id=queue_id).first()
 
 
+def queue_holds_pairs(*, project: Project, queue: AnnotationQueue) -> bool:
+    """Whether the queue's items are pairs of run outputs (annotations/pairs/), judged on the pair page."""
+    from annotations.pairs.models import QueueItemPair
+
+    return QueueItemPair.objects.filter(project=project, item__queue=queue).exists()
+
+
 def queue_configs(*, project: Project, queue: AnnotationQueue) -> list[ScoreConfig]:
     """The queue's score configs in the queue's order (archived or deleted ones left out)."""
     configs = {

@@ -119,3 +119,11 @@ def test_the_pair_workspace_opens_for_every_role(client, project, queue, role):
     assert response.status_code == (302 if role == Role.VIEWER else 200)
     if role == Role.VIEWER:
         assert client.post(page(project, queue), {"item_id": "x", "choice": "a"}).status_code == 403
+
+
+def test_the_general_workspace_sends_a_pair_queue_to_the_pair_page_without_claiming(client, project, queue):
+    client.force_login(user_with_role(project, Role.ANNOTATOR, staff=False))
+    general = reverse("annotation-workspace", kwargs={"project_id": project.pk, "queue_id": queue.pk})
+    response = client.get(general)
+    assert response.status_code == 302 and response["Location"] == page(project, queue)
+    assert not QueueItem.objects.filter(queue=queue, locked_by__isnull=False).exists()
