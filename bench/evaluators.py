@@ -14,7 +14,7 @@ import subprocess
 import time
 
 from bench.fake_llm_server import fake_llm_process
-from bench.harness import PYTHON, ROOT, gunicorn_site, report
+from bench.harness import PYTHON, ROOT, gunicorn_site, progress, report
 from bench.runner import setup_django, wait_for_cluster
 
 
@@ -50,7 +50,8 @@ def make_fixtures(project_id: str, llm_url: str, items: int):
     return project, run, judges
 
 
-def evaluate(project, run, judges, total: int) -> tuple[float, dict]:
+def evaluate(project, run, judges, total: int) -> tuple[float, float, dict]:
+    """(seconds to the last job finished, seconds the backfill call took, jobs by status)."""
     from django.db.models import Count
 
     from evaluators.models import EvaluationJob
@@ -58,13 +59,13 @@ def evaluate(project, run, judges, total: int) -> tuple[float, dict]:
 
     started = time.perf_counter()
     run_evaluate(project=project, run=run, evaluators=[{"evaluatorId": judge.pk} for judge in judges])
+    backfill = time.perf_counter() - started
     while True:
         counts = dict(EvaluationJob.objects.filter(project=project).values_list("status").annotate(n=Count("id")))
         finished = sum(n for status, n in counts.items() if status not in ("queued", "running"))
-        print(f"\r  jobs finished {finished}/{total}", end="", flush=True)
+        progress("evaluation jobs finished", finished, total)
         if finished >= total:
-            print()
-            return time.perf_counter() - started, counts
+            return time.perf_counter() - started, backfill, counts
         time.sleep(0.05)
 
 
@@ -80,11 +81,11 @@ def main() -> None:
     with fake_llm_process(args.latency) as llm_url, gunicorn_site("evalsite_bench_evaluators", workers=1) as site:
         setup_django(site.database_url)
         project, run, judges = make_fixtures(site.project_id, llm_url, args.items)
-        env = {**os.environ, "EVALSITE_WORKERS": "1", "EVALSITE_EVAL_CONCURRENCY": str(args.concurrency)}
+        env = {**os.environ, "EVALSITE_WORKERS": "2", "EVALSITE_EVAL_CONCURRENCY": str(args.concurrency // 2)}
         worker = subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True)
         try:
             wait_for_cluster()
-            seconds, counts = evaluate(project, run, judges, total)
+            seconds, backfill, counts = evaluate(project, run, judges, total)
         finally:
             worker.terminate()
             worker.wait(timeout=30)
@@ -96,6 +97,7 @@ def main() -> None:
     report(f"{args.items} run items × 2 judges, fake LLM latency {args.latency * 1000:.0f} ms, "
            f"concurrency {args.concurrency} (ideal {ideal:.0f} judgements/s)", [
         ("backfill → every job finished", f"{seconds:.2f} s, {rate:.0f} judgements/s = {rate / ideal:.0%} of ideal"),
+        ("of which the backfill call (jobs created, enqueued)", f"{backfill:.2f} s"),
         ("jobs by status", str(counts)),
         ("EVAL scores written", str(Score.objects.filter(project=project, source="EVAL").count())),
         ("judge cost recorded", str(sum(j.cost or 0 for j in EvaluationJob.objects.filter(project=project)))),

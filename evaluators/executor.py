@@ -10,7 +10,7 @@
    whose messages refer to media gets its bytes (judge_media.py) just before it is handed over, so
    only the calls about to run hold media in memory.
 4. The coordinating thread flushes outcomes every 64 or 0.5 s in one transaction: it finishes each
-   job with its tokens, cost, latency and raw answer (`job_finish`, only while the lease is ours),
+   job with its tokens, cost, latency and raw answer (`jobs_finish`, only while the lease is ours),
    then writes the scores of those it finished (`scoring.services.scores_ingest`, ids derived from
    the job) and the judges' own traces (`traces_upsert`, environment `langfuse-evaluation`).
    Between flushes it renews the leases of the calls still in flight.
@@ -35,10 +35,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from evalsite.jobs import job_finish, jobs_claim, lease_seconds
+from evalsite.jobs import held_q, jobs_claim, jobs_finish, lease_seconds
 from evalsite.llm.client import ChatResult, LLMError, LLMRequestError, chat
 from evalsite.llm.connections import llm_endpoint_for
 from evalsite.llm.prices import model_prices_for_pricing
@@ -263,7 +262,9 @@ class Executor:
         if not to_judge:
             return
         completed: queue.SimpleQueue[Future] = queue.SimpleQueue()
-        waiting = iter(to_judge)
+        # Calls with media wait in a window, so that a task's images are not all in memory at once;
+        # the others are all handed over now, so a flush never leaves the pool without work.
+        waiting = iter([outcome for outcome in to_judge if outcome.has_media])
         pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(to_judge)), thread_name_prefix="judge")
 
         def hand_over_next() -> None:
@@ -273,6 +274,9 @@ class Executor:
                 pool.submit(self.judge, outcome).add_done_callback(completed.put)
 
         try:
+            for outcome in to_judge:
+                if not outcome.has_media:
+                    pool.submit(self.judge, outcome).add_done_callback(completed.put)
             # A window of twice the pool keeps every thread busy while this thread flushes.
             for _ in range(2 * self.concurrency):
                 hand_over_next()
@@ -315,9 +319,9 @@ class Executor:
         jobs = [job for job in self.in_flight.values() if job.heartbeat_at is not None and job.heartbeat_at < stale]
         if not jobs:
             return
-        held = Q()
-        for job in jobs:
-            held |= Q(pk=job.pk, lease_token=job.lease_token)
+        held = held_q(jobs)
+        if held is None:
+            return
         now = timezone.now()
         EvaluationJob.objects.filter(held, status=EvaluationJobStatus.RUNNING).update(heartbeat_at=now)
         for job in jobs:
@@ -328,11 +332,12 @@ class Executor:
             return
         scores_by_project: dict[str, list[dict]] = {}
         traces_by_project: dict[str, merge.Batch] = {}
+        by_job = {id(outcome.job): outcome for outcome in outcomes}
         with transaction.atomic():
-            for outcome in outcomes:
-                job = outcome.job
-                if not self.finish(outcome):
-                    continue  # the lease was lost: another worker owns this job now
+            # Only the jobs whose lease still holds are finished; another worker owns the others now.
+            finished = jobs_finish([(outcome.job, self.finish_values(outcome)) for outcome in outcomes])
+            for job in finished:
+                outcome = by_job[id(job)]
                 if outcome.result is not None:
                     traces_by_project.setdefault(job.project_id, merge.Batch())
                     self.add_judge_trace(traces_by_project[job.project_id], outcome)
@@ -350,7 +355,8 @@ class Executor:
     def project_of(outcomes: list[Outcome], project_id: str) -> Project:
         return next(o.job.project for o in outcomes if o.job.project_id == project_id)
 
-    def finish(self, outcome: Outcome) -> bool:
+    def finish_values(self, outcome: Outcome) -> dict[str, Any]:
+        """What the job's row becomes: its status and the call's tokens, cost, latency and answer."""
         job, result = outcome.job, outcome.result
         fields: dict[str, Any] = {"raw_answer": outcome.raw_answer}
         if result is not None:
@@ -364,17 +370,17 @@ class Executor:
                 latency_ms=result.latency_ms, judge_trace_id=judge_trace_id(job.pk),
             )
         if outcome.error in SkipReason.values and outcome.score is None and result is None:
-            return job_finish(job, status=EvaluationJobStatus.SKIPPED, skip_reason=outcome.error, **fields)
+            return {"status": EvaluationJobStatus.SKIPPED, "skip_reason": outcome.error, **fields}
         if outcome.error is not None and outcome.retryable and job.attempts < MAX_ATTEMPTS:
             # The provider is failing: back to the queue, tried again after a growing wait.
             wait = min(300, 5 * 2 ** (job.attempts - 1))
-            return job_finish(
-                job, status=EvaluationJobStatus.QUEUED, error=outcome.error, finished_at=None, heartbeat_at=None,
-                retry_at=timezone.now() + timedelta(seconds=wait), **fields,
-            )
+            return {
+                "status": EvaluationJobStatus.QUEUED, "error": outcome.error, "finished_at": None, "heartbeat_at": None,
+                "retry_at": timezone.now() + timedelta(seconds=wait), **fields,
+            }
         if outcome.error is not None:
-            return job_finish(job, status=EvaluationJobStatus.FAILED, error=outcome.error, **fields)
-        return job_finish(job, status=EvaluationJobStatus.COMPLETED, score_id=score_id_for(job.pk), **fields)
+            return {"status": EvaluationJobStatus.FAILED, "error": outcome.error, **fields}
+        return {"status": EvaluationJobStatus.COMPLETED, "score_id": score_id_for(job.pk), **fields}
 
     def scores_for(self, outcome: Outcome) -> list[dict]:
         job = outcome.job

@@ -11,6 +11,7 @@ from evalsite.jobs.leases import (
     JobCancelled,
     JobKind,
     LeaseLost,
+    held_q,
     job_cancel,
     job_claim,
     job_finish,
@@ -18,12 +19,14 @@ from evalsite.jobs.leases import (
     job_kinds,
     job_renew,
     jobs_claim,
+    jobs_finish,
     jobs_sweep,
     lease_seconds,
 )
 from evalsite.jobs.models import ACTIVE_STATUSES, JobStatus, LeasedJob
 
 __all__ = [
+    "held_q",
     "ACTIVE_STATUSES",
     "JobCancelled",
     "JobKind",
@@ -38,6 +41,7 @@ __all__ = [
     "job_kinds",
     "job_renew",
     "jobs_claim",
+    "jobs_finish",
     "jobs_sweep",
     "lease_seconds",
 ]

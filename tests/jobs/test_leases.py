@@ -24,6 +24,7 @@ from evalsite.jobs import (
     job_kinds,
     job_renew,
     jobs_claim,
+    jobs_finish,
 )
 from tests.datasets.factories import DatasetFactory, ImportJobFactory
 
@@ -99,6 +100,29 @@ def test_a_batch_claim_takes_the_claimable_jobs_in_the_order_asked_in_a_few_quer
     assert [job.attempts for job in claimed] == [2, 1] and all(job.status == JobStatus.RUNNING for job in claimed)
     job_renew(holder)  # the live lease stayed with its holder
     assert jobs_claim(ImportJob, pks=[]) == [] and jobs_claim(ImportJob, pks=[queued.pk]) == []
+
+
+@pytest.mark.django_db
+def test_a_batch_finish_writes_each_job_s_own_values_only_where_the_lease_still_holds():
+    ours = jobs_claim(ImportJob, pks=[new_job().pk for _ in range(3)])
+    lost = ours[2]
+    ImportJob.objects.filter(pk=lost.pk).update(lease_token="someone-else")
+
+    finished = jobs_finish([
+        (ours[0], {"status": JobStatus.COMPLETED, "progress_done": 7, "progress_added": 5}),
+        (ours[1], {"status": JobStatus.FAILED, "error": "bad row 3"}),
+        (lost, {"status": JobStatus.COMPLETED, "progress_done": 99}),
+    ])
+
+    assert [job.pk for job in finished] == [ours[0].pk, ours[1].pk]
+    rows = {job.pk: job for job in ImportJob.objects.filter(pk__in=[job.pk for job in ours])}
+    first, second, third = rows[ours[0].pk], rows[ours[1].pk], rows[lost.pk]
+    assert (first.status, first.progress_done, first.progress_added, first.error) == (JobStatus.COMPLETED, 7, 5, None)
+    assert (second.status, second.error, second.progress_done) == (JobStatus.FAILED, "bad row 3", 0)
+    assert first.lease_token is None and second.lease_token is None and first.finished_at is not None
+    assert (third.status, third.lease_token, third.progress_done) == (JobStatus.RUNNING, "someone-else", 0)
+    assert ours[0].status == JobStatus.COMPLETED and ours[0].lease_token is None  # the objects follow
+    assert jobs_finish([]) == [] and jobs_finish([(first, {"status": JobStatus.COMPLETED})]) == []
 
 
 @pytest.mark.django_db
