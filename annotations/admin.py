@@ -131,13 +131,8 @@ class AnnotationQueueForm(forms.ModelForm):
         return cleaned
 
 
-@admin.register(AnnotationQueue)
-class AnnotationQueueAdmin(ProjectScopedAdmin):
-    form = AnnotationQueueForm
-    list_display = ["name", "project", "annotators_per_item", "access", "items_done", "updated_at"]
-    list_filter = ["access"]
-    search_fields = ["name", "description"]
-    list_select_related = ["project__organization"]
+class RequestFormAdmin(ProjectScopedAdmin):
+    """An admin whose form takes the request (to offer only the user's projects' queues)."""
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -147,6 +142,16 @@ class AnnotationQueueAdmin(ProjectScopedAdmin):
                 super().__init__(*args, request=request, **inner)
 
         return RequestForm
+
+
+@admin.register(AnnotationQueue)
+class AnnotationQueueAdmin(RequestFormAdmin):
+    form = AnnotationQueueForm
+    list_display = ["name", "project", "annotators_per_item", "access", "items_done", "updated_at"]
+    list_filter = ["access"]
+    search_fields = ["name", "description"]
+    list_select_related = ["project__organization"]
+
 
     def get_fieldsets(self, request, obj=None):
         # Who may only look gets the configs and assignees as text (the form fields are for editing).
@@ -347,7 +352,7 @@ class QueueRuleForm(forms.ModelForm):
 
 
 @admin.register(QueueRule)
-class QueueRuleAdmin(ProjectScopedAdmin):
+class QueueRuleAdmin(RequestFormAdmin):
     form = QueueRuleForm
     list_display = ["name", "queue", "enabled", "condition", "sample_rate", "project", "updated_at"]
     readonly_fields = ["project"]
@@ -356,14 +361,6 @@ class QueueRuleAdmin(ProjectScopedAdmin):
     list_select_related = ["queue", "project__organization"]
     actions = ["apply_to_existing_scores"]
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-
-        class RequestForm(form):
-            def __init__(self, *args, **inner):
-                super().__init__(*args, request=request, **inner)
-
-        return RequestForm
 
     @admin.display(description="when")
     def condition(self, rule: QueueRule):
