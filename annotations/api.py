@@ -414,6 +414,15 @@ class CommentViewSet(ProjectScopedViewSet):
         return Response(CommentSerializer(self.get_object()).data)
 
 
+# Langfuse's roles, which the SDK's MembershipRole enum accepts and nothing else: ANNOTATOR, ours
+# alone, reads as VIEWER there (it writes no project data but annotations), and exactly in `projectRole`.
+LANGFUSE_ROLES = {"OWNER", "ADMIN", "MEMBER", "VIEWER"}
+
+
+def langfuse_role(role: Role) -> str:
+    return role.name if role.name in LANGFUSE_ROLES else "VIEWER"
+
+
 class ProjectMembershipViewSet(ProjectScopedViewSet):
     """Who can be assigned: the project's members, for ADMIN keys of that project."""
 
@@ -428,7 +437,10 @@ class ProjectMembershipViewSet(ProjectScopedViewSet):
         if project_id != self.project.pk:
             raise NotFound(f"Project not found: {project_id}")
         rows = [
-            {"userId": str(user.pk), "role": role.name, "email": user.email or "", "name": user.get_full_name() or user.get_username()}
+            {
+                "userId": str(user.pk), "role": langfuse_role(role), "projectRole": role.name, "email": user.email or "",
+                "name": user.get_full_name() or user.get_username(),
+            }
             for user, role in project_member_list(project=self.project)
         ]
         return Response({"memberships": rows})

@@ -181,7 +181,8 @@ class QueueProgressResponseSerializer(serializers.Serializer):
 
 class MembershipSerializer(serializers.Serializer):
     userId = serializers.CharField()
-    role = serializers.CharField()
+    role = serializers.ChoiceField(choices=["OWNER", "ADMIN", "MEMBER", "VIEWER"], help_text="Langfuse's role")
+    projectRole = serializers.CharField(help_text="The member's role here, ANNOTATOR included")  # noqa: N815
     email = serializers.CharField()
     name = serializers.CharField()
 

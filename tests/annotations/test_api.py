@@ -1,6 +1,8 @@
 """The annotation-queue and comment routes of /api/public, as Langfuse's contract and our extras say."""
 
 import pytest
+from langfuse.api.core.pydantic_utilities import parse_obj_as
+from langfuse.api.organizations.types import MembershipsResponse
 
 from annotations.models import QueueAssignment
 from evalsite.tenancy.roles import Role
@@ -138,6 +140,11 @@ def test_project_memberships_are_served_to_admin_keys_of_that_project(api, api_b
     hidden = user_with_role(project, Role.MEMBER)
     ProjectMembershipFactory(project=project, user=hidden, role=Role.NONE)
     answer = api.get(f"projects/{project.pk}/memberships").json()
-    assert answer["memberships"] == [{"userId": str(member.pk), "role": "ANNOTATOR", "email": "a@example.com", "name": "Ann Lee"}]
+    assert answer["memberships"] == [{
+        "userId": str(member.pk), "role": "VIEWER", "projectRole": "ANNOTATOR", "email": "a@example.com", "name": "Ann Lee",
+    }]
+    # The SDK's MembershipRole has no ANNOTATOR: its model must parse the answer.
+    parsed = parse_obj_as(MembershipsResponse, answer)  # as the SDK's client reads it
+    assert [m.role.value for m in parsed.memberships] == ["VIEWER"]
     assert api.get(f"projects/{victim_project.pk}/memberships").status_code == 404
     assert api_by_role[Role.MEMBER].get(f"projects/{project.pk}/memberships").status_code == 403
