@@ -1,5 +1,6 @@
-""""Add to an annotation queue" admin actions for the Trace and Observation admins (registered
-into traces' `trace_admin_actions` / `observation_admin_actions` by AnnotationsConfig.ready()).
+""""Add to an annotation queue" admin actions for the Trace, Observation and RunItem admins
+(registered into traces' `trace_admin_actions` / `observation_admin_actions` and experiments'
+`run_item_admin_actions` by AnnotationsConfig.ready()); a trace's session goes in through its trace.
 
 With the admin's "select all N" the action receives the whole filtered changelist, not the page,
 and the objects go into the queue in batches; objects already in the queue are counted, not added.
@@ -67,6 +68,18 @@ def _observation_refs(queryset):
 @admin.action(description="Add to an annotation queue")
 def add_traces_to_queue(modeladmin, request, queryset):
     return _add_to_queue(modeladmin, request, queryset, _trace_refs, "add_traces_to_queue")
+
+
+def _session_refs(queryset):
+    """The sessions of the selected traces, each once; traces without a session add nothing."""
+    sessions = queryset.order_by().exclude(session_id__isnull=True).exclude(session_id="")
+    return [ObjectRef(ObjectType.SESSION, session_id) for session_id in sessions.values_list("session_id", flat=True).distinct().iterator()]
+
+
+@admin.action(description="Add their sessions to an annotation queue")
+def add_trace_sessions_to_queue(modeladmin, request, queryset):
+    # Sessions have no admin of their own: they are picked through their traces (filter by session).
+    return _add_to_queue(modeladmin, request, queryset, _session_refs, "add_trace_sessions_to_queue")
 
 
 @admin.action(description="Add to an annotation queue")

@@ -9,6 +9,7 @@ class AnnotationsConfig(AppConfig):
         from annotations.admin_actions import (
             add_observations_to_queue,
             add_run_items_to_queue,
+            add_trace_sessions_to_queue,
             add_traces_to_queue,
         )
         from annotations.rules import scores_hand_over
@@ -25,6 +26,7 @@ class AnnotationsConfig(AppConfig):
         # observation admins (traces/hooks.py).
         trace_hooks.trace_page_panels.register(CommentsPanel())
         trace_hooks.trace_admin_actions.register(add_traces_to_queue)
+        trace_hooks.trace_admin_actions.register(add_trace_sessions_to_queue)
         trace_hooks.observation_admin_actions.register(add_observations_to_queue)
         experiment_hooks.run_item_admin_actions.register(add_run_items_to_queue)
         # Blind annotation on the trace page's scores panel (scoring/hooks.py).

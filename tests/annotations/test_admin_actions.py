@@ -69,3 +69,14 @@ def test_run_items_go_into_a_queue_as_their_traces_remembering_the_run_item(clie
     assert "Added 3 item(s)" in answer.content.decode()
     stored = {item.object_id: item.run_item_id for item in QueueItem.objects.filter(queue=queue)}
     assert stored == {item.trace_id: item.pk for item in items}
+
+
+def test_the_sessions_of_the_selected_traces_go_into_the_queue_once_each(client, project):
+    queue = QueueFactory(project=project)
+    traces = [TraceFactory(project=project, session_id=f"chat-{n % 2}") for n in range(5)] + [TraceFactory(project=project)]
+    client.force_login(user_with_role(project, Role.MEMBER))
+    url = reverse("admin:traces_trace_changelist")
+    answer = run_action(client, url, "add_trace_sessions_to_queue", [t.pk for t in traces], queue)
+    assert "Added 2 item(s)" in answer.content.decode()
+    items = set(QueueItem.objects.filter(queue=queue).values_list("object_type", "object_id"))
+    assert items == {("SESSION", "chat-0"), ("SESSION", "chat-1")}
