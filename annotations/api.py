@@ -328,6 +328,7 @@ class QueueRuleViewSet(QueueScopedMixin, ProjectScopedViewSet):
         description="Ours: apply the rule to the scores already stored, in a worker (202).",
     )
     def backfill(self, request, queue_id, rule_id):
+        request.data  # noqa: B018  (parsed for its checks: a malformed or oversized body is refused, as everywhere)
         rule = self.get_object()
         enqueue_after_commit(BACKFILL_TASK, self.project.pk, rule.pk)
         return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
