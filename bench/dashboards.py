@@ -2,7 +2,7 @@
 trend (p50), and the whole home page, beside a plain GROUP BY over the same rows; then the same
 after the project's history grows tenfold.
 
-    .venv/bin/python -m bench.dashboards [--rows 1000000] [--growth 10] [--repeat 7]
+    .venv/bin/python -m bench.dashboards [--rows 1000000] [--growth 10] [--repeat 7] [--reuse]
 
 A fresh PostgreSQL database. One project gets `--rows` observations (one trace per 4) and `--rows`
 scores spread evenly over the last 365 days; 10 other projects hold as much again between them.
@@ -12,6 +12,10 @@ p90 of `--repeat` runs in this process (warm cache). Then `--growth`×: the proj
 extended backwards at the same density (10 years instead of one), so the last 30 days hold the
 same rows, and everything is timed again with the ratio printed: a query that read the project's
 whole history would grow about tenfold.
+
+Generating takes minutes (tens of minutes for the growth), so the database is kept:
+`--reuse` measures what an earlier run of the same `--rows` left, when it holds that many rows
+(after a growth round it holds the grown history, and the first round is timed over that).
 """
 
 import argparse
@@ -150,15 +154,42 @@ def rows_of(project_id: str) -> tuple[int, int, int]:
     return tuple(counts)
 
 
+def kept_database(name: str):
+    """(database_url, project_id, end of the generated history) of a database an earlier run left
+    with its data, or None."""
+    import psycopg
+
+    from bench.harness import PG_ADMIN_URL
+
+    database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        with psycopg.connect(database_url.replace("postgres://", "postgresql://")) as conn:
+            row = conn.execute(
+                "SELECT p.id, max(s.timestamp) FROM evalsite_project p JOIN scoring_score s ON s.project_id = p.id "
+                "WHERE p.name = 'Bench' GROUP BY p.id"
+            ).fetchone()
+    except psycopg.Error:
+        return None
+    return (database_url, str(row[0]), row[1]) if row and row[1] else None
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--growth", type=int, default=10, help="history multiplier for the second round (0: skip)")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--reuse", action="store_true", help="measure the database an earlier run left")
     args = parser.parse_args()
 
-    database_url, project_id, _, _ = prepare("evalsite_bench_dashboards")
-    setup_django(database_url)
+    database_name = f"evalsite_bench_dashboards_{args.rows}"
+    kept = kept_database(database_name) if args.reuse else None
+    if kept:
+        database_url, project_id, end = kept
+        setup_django(database_url)
+    else:
+        database_url, project_id, _, _ = prepare(database_name)
+        setup_django(database_url)
+    from django.contrib.auth import get_user_model
     from django.utils import timezone
 
     from evalsite.tenancy.models import Project
@@ -166,20 +197,25 @@ def main():
     from evalsite.tenancy.services import organization_membership_set, user_create
 
     project = Project.objects.get(pk=project_id)
-    user = user_create(username="bench-viewer", password="bench-viewer-password", staff=False)
-    organization_membership_set(organization=project.organization, user=user, role=Role.VIEWER)
-    end = timezone.now()
-
-    started = time.perf_counter()
-    generate(project_id, rows=args.rows, first_day=0, days=DAYS, end=end, prefix="a")
-    for number in range(OTHER_PROJECTS):
-        other = Project.objects.create(organization=project.organization, name=f"Other {number}")
-        generate(other.pk, rows=args.rows // OTHER_PROJECTS, first_day=0, days=DAYS, end=end, prefix="x")
-    vacuum()
-    generated = time.perf_counter() - started
-    counts = rows_of(project_id)
-    print(f"generated in {generated:.0f} s: project {counts[0]:,} traces, {counts[1]:,} observations, {counts[2]:,} scores "
-          f"over {DAYS} days; {OTHER_PROJECTS} other projects with as much again")
+    if kept:
+        user = get_user_model().objects.get(username="bench-viewer")
+        counts = rows_of(project_id)
+        print(f"reusing {database_name}: project {counts[0]:,} traces, {counts[1]:,} observations, "
+              f"{counts[2]:,} scores, generated up to {end:%Y-%m-%d %H:%M}")
+    else:
+        user = user_create(username="bench-viewer", password="bench-viewer-password", staff=False)
+        organization_membership_set(organization=project.organization, user=user, role=Role.VIEWER)
+        end = timezone.now()
+        started = time.perf_counter()
+        generate(project_id, rows=args.rows, first_day=0, days=DAYS, end=end, prefix="a")
+        for number in range(OTHER_PROJECTS):
+            other = Project.objects.create(organization=project.organization, name=f"Other {number}")
+            generate(other.pk, rows=args.rows // OTHER_PROJECTS, first_day=0, days=DAYS, end=end, prefix="x")
+        vacuum()
+        generated = time.perf_counter() - started
+        counts = rows_of(project_id)
+        print(f"generated in {generated:.0f} s: project {counts[0]:,} traces, {counts[1]:,} observations, "
+              f"{counts[2]:,} scores over {DAYS} days; {OTHER_PROJECTS} other projects with as much again")
     first = measure(project, user, end, args.repeat)
     rows = [(name, f"{min(t):7.1f} / {statistics.median(t):7.1f} / {percentile(t, 90):7.1f} ms") for name, t in first.items()]
     report(f"Last 30 days over {counts[1]:,} observations and {counts[2]:,} scores (min / median / p90 of {args.repeat})", rows)

@@ -13,11 +13,12 @@ the same project. Histograms take two statements (the range of values, then the 
 from __future__ import annotations
 
 import calendar
+import contextlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connections
+from django.db import connections, transaction
 
 from dashboards.metrics.catalog import OBSERVATION_TABLE, PERCENTILES, TRACE_TABLE, Dimension, Measure
 from dashboards.metrics.filters import FilterCompiler
@@ -88,6 +89,20 @@ class Statement:
         return " AND ".join(self.where)
 
 
+@contextlib.contextmanager
+def _cursor(connection, dialect: AnalyticsDialect):
+    """A cursor whose statements run with the engine's planner settings (PostgreSQL: in a
+    transaction, the caller's if there is one, since the settings end with it; SQLite: as they
+    are, since a transaction there would take the write lock for a read). No savepoint: nothing
+    here catches a database error to carry on in the caller's transaction."""
+    settings = dialect.short_statement_settings()
+    scope = transaction.atomic(using=connection.alias, savepoint=False) if settings else contextlib.nullcontext()
+    with scope, connection.cursor() as cursor:
+        if settings:
+            cursor.execute(settings)
+        yield cursor
+
+
 def run_query(*, project: Project, query: MetricsQuery, using: str = "default") -> list[dict[str, Any]]:
     connection = connections[using]
     dialect = AnalyticsDialect(connection)
@@ -122,7 +137,7 @@ def run_query(*, project: Project, query: MetricsQuery, using: str = "default") 
         sql += f" ORDER BY {', '.join(order)}"
     limit = query.row_limit or MAX_BUCKETS
     sql += f" LIMIT {int(limit)}"
-    with connection.cursor() as cursor:
+    with _cursor(connection, dialect) as cursor:
         cursor.execute(sql, statement.params)
         names = [column[0] for column in cursor.description]
         rows = [_row(names, values, query, dialect) for values in cursor.fetchall()]
@@ -226,7 +241,7 @@ def _histogram(connection, dialect: AnalyticsDialect, statement: Statement) -> l
     metric = query.metrics[0]
     value = dialect.as_float(_sql(metric.measure.sql, dialect))
     base = f"FROM {statement.from_sql} WHERE {statement.where_sql} AND {value} IS NOT NULL"
-    with connection.cursor() as cursor:
+    with _cursor(connection, dialect) as cursor:
         cursor.execute(f"SELECT min({value}), max({value}) {base}", statement.params)
         low, high = cursor.fetchone()
         if low is None:
