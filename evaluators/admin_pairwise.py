@@ -17,8 +17,10 @@ from evalsite.tenancy.roles import Role
 from evaluators.definitions import is_pairwise
 from evaluators.models import Evaluator, EvaluatorKind
 from evaluators.pairwise import run_pairwise_evaluate
+from evaluators.selectors import evaluator_list
 from evaluators.services import latest_versions
 from experiments.models import ExperimentRun
+from experiments.selectors import experiment_run_list_for_dataset, experiment_run_list_recent
 
 
 class PairwiseForm(forms.Form):
@@ -28,14 +30,14 @@ class PairwiseForm(forms.Form):
 
     def __init__(self, *args, candidate: ExperimentRun, **kwargs):
         super().__init__(*args, **kwargs)
-        runs = ExperimentRun.objects.filter(project_id=candidate.project_id).exclude(pk=candidate.pk)
+        project = candidate.project
         if candidate.dataset_id:
-            runs = runs.filter(dataset_id=candidate.dataset_id)
-        self.fields["baseline"].queryset = runs.order_by("-created_at")
+            runs = experiment_run_list_for_dataset(project=project, dataset=candidate.dataset)
+        else:
+            runs = experiment_run_list_recent(project=project)
+        self.fields["baseline"].queryset = runs.exclude(pk=candidate.pk)
         # Judges whose latest prompt uses both outputs (a project has few evaluators: read them all).
-        judges = Evaluator.objects.filter(
-            project_id=candidate.project_id, kind=EvaluatorKind.LLM_AS_JUDGE, deleted_at__isnull=True
-        )
+        judges = evaluator_list(project=project, kinds=(EvaluatorKind.LLM_AS_JUDGE,))
         latest = latest_versions(project=candidate.project, evaluator_ids=list(judges.values_list("pk", flat=True)))
         pairwise = [pk for pk, version in latest.items() if is_pairwise(version.variables)]
         self.fields["evaluator"].queryset = judges.filter(pk__in=pairwise).order_by("name")
