@@ -22,6 +22,7 @@ their jobs' leases expire and the sweep hands them to another worker.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import time
@@ -96,10 +97,12 @@ def jobs_execute(*, job_pks: list[int], concurrency: int | None = None) -> None:
     Executor(concurrency=concurrency).execute(job_pks)
 
 
+@functools.lru_cache(maxsize=4096)  # asked several times per job while it is recorded
 def judge_trace_id(job_pk: int) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"evalsite-evaluation-job:{job_pk}").hex
 
 
+@functools.lru_cache(maxsize=4096)
 def score_id_for(job_pk: int, index: int = 0) -> str:
     """The score's id derived from the job's: a replayed write updates the same score."""
     base = uuid.uuid5(uuid.NAMESPACE_URL, f"evalsite-evaluation-score:{job_pk}").hex
@@ -124,6 +127,7 @@ class Executor:
     def __init__(self, *, concurrency: int | None = None):
         self.concurrency = concurrency or settings.EVALSITE_EVAL_CONCURRENCY
         self.prices: dict[str, list] = {}
+        self.price_by_model: dict[tuple[str, str], Any] = {}
         self.endpoints: dict[str, Any] = {}
         self.in_flight: dict[int, EvaluationJob] = {}
         self.budgets = budgets.BudgetTracker()
@@ -131,8 +135,11 @@ class Executor:
     # -- preparing (coordinating thread) ------------------------------------------------------
 
     def claim(self, job_pks: list[int]) -> list[EvaluationJob]:
-        jobs = EvaluationJob.objects.select_related(
-            "project__organization", "evaluator", "evaluator_version", "evaluator_version__connection", "rule"
+        # Prefetched, not joined: a task's hundreds of jobs share a few evaluators, versions and
+        # one project, so each is read (and its prompt's JSON decoded) once, and the jobs share
+        # the instances. Joined, every row carried them all again.
+        jobs = EvaluationJob.objects.prefetch_related(
+            "project__organization", "evaluator", "evaluator_version__connection", "rule"
         )
         return jobs_claim(jobs, pks=job_pks)
 
@@ -212,9 +219,14 @@ class Executor:
         return self.endpoints[key]
 
     def price_for(self, project: Project, model: str):
-        if project.pk not in self.prices:
-            self.prices[project.pk] = model_prices_for_pricing(project=project)
-        return find_price(self.prices[project.pk], model)
+        # Per (project, model): finding a price tries every price's pattern, and a task's hundreds
+        # of calls use one or two models.
+        key = (project.pk, model)
+        if key not in self.price_by_model:
+            if project.pk not in self.prices:
+                self.prices[project.pk] = model_prices_for_pricing(project=project)
+            self.price_by_model[key] = find_price(self.prices[project.pk], model)
+        return self.price_by_model[key]
 
     # -- judging (pool threads: no database) --------------------------------------------------
 
