@@ -10,6 +10,7 @@ names the endpoint, never the API key.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -26,6 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 import openai
+
+from evalsite.llm import transport
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 20.0
@@ -136,15 +139,50 @@ def chat(
     if response_format is not None:
         body["response_format"] = response_format
     client = _client_for(endpoint)
+    url = endpoint.base_url.rstrip("/") + "/chat/completions"
 
-    # The client's generic POST: the same transport, auth, error types and timeouts as
-    # `chat.completions.create`, without its typed request transform and response parsing, which
-    # cost more CPU per call than everything else here (experiment runs make thousands of calls).
-    response, latency_ms, attempts = _with_retries(
-        endpoint, lambda: client.post("/chat/completions", body=body, cast_to=httpx2.Response), max_retries, sleep
-    )
+    def sdk_post() -> httpx2.Response:
+        # The SDK's generic POST: its transport, auth, error types and timeouts, without the typed
+        # request transform and response parsing of `chat.completions.create`.
+        return client.post("/chat/completions", body=body, cast_to=httpx2.Response)
+
+    def lean_post() -> transport.Response | httpx2.Response:
+        try:
+            return _lean_post(client, url, body, endpoint.timeout)
+        except transport.Redirected:
+            return sdk_post()
+
+    # transport.py says why the lean path exists; behind a proxy the SDK's path is taken.
+    call = sdk_post if transport.uses_proxy(url) else lean_post
+    response, latency_ms, attempts = _with_retries(endpoint, call, max_retries, sleep)
     data = _json_body(endpoint, response.content, attempts)
     return _chat_result(endpoint, data, model, latency_ms, attempts)
+
+
+@functools.lru_cache(maxsize=CLIENT_CACHE_SIZE)
+def _headers_of(client: openai.OpenAI) -> dict[str, str]:
+    """The headers the SDK sends with every request (its own, the connection's extra headers, the
+    key), without the ones it leaves out."""
+    return {k: v for k, v in {**client.default_headers, **client.auth_headers}.items() if isinstance(v, str)}
+
+
+def _lean_post(client: openai.OpenAI, url: str, body: dict, timeout: float) -> transport.Response:
+    """transport.post with the SDK's headers; a failure is raised as the exception the SDK raises
+    for it (built only then), so _with_retries and _translate treat both paths alike."""
+    try:
+        response = transport.post(url, body=json.dumps(body).encode(), headers=_headers_of(client), timeout=timeout)
+    except transport.Timeout as error:
+        raise openai.APITimeoutError(request=httpx2.Request("POST", url)) from error
+    except transport.ConnectionFailed as error:
+        raise openai.APIConnectionError(request=httpx2.Request("POST", url)) from error.__cause__ or error
+    if response.status >= 400:
+        raise client._make_status_error_from_response(
+            httpx2.Response(
+                response.status, headers=list(response.headers.items()), content=response.content,
+                request=httpx2.Request("POST", url),
+            )
+        )
+    return response
 
 
 def list_models(endpoint: Endpoint) -> list[str]:
