@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -59,45 +59,90 @@ def jobs_create(
         return summary
     status = EvaluationJobStatus.SKIPPED if skip_reason else EvaluationJobStatus.QUEUED
     now = timezone.now()
-    rows = [
-        EvaluationJob(
-            project=project, evaluator_id=version.evaluator_id, evaluator_version=version, rule_id=rule_id,
-            run_id=run_id, target_kind=t.kind, target_id=t.id, trace_id=t.trace_id, observation_id=t.observation_id,
-            variable_mapping=variable_mapping, options=options, not_before=not_before, status=status, skip_reason=skip_reason,
-            finished_at=now if skip_reason else None,
-        )
-        for t in targets
-    ]
+    enqueue_now = enqueue and not skip_reason and (not_before is None or not_before <= now)
+    common = {
+        # Jobs handed to workers at once carry the heartbeat jobs_enqueue would give them.
+        "heartbeat_at": now if enqueue_now else None,
+        "project": project, "evaluator_id": version.evaluator_id, "evaluator_version": version, "rule_id": rule_id,
+        "run_id": run_id, "variable_mapping": variable_mapping, "options": options, "not_before": not_before,
+        "status": status, "skip_reason": skip_reason, "finished_at": now if skip_reason else None,
+    }
     with transaction.atomic():
-        existing = set(
-            EvaluationJob.objects.filter(
-                project=project, evaluator_version=version, target_id__in=[t.id for t in targets]
-            ).values_list("target_kind", "target_id")
-        )
-        fresh = [row for row in rows if (row.target_kind, row.target_id) not in existing]
-        EvaluationJob.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
-        summary.already = len(rows) - len(fresh)
-        created = EvaluationJob.objects.filter(
-            project=project, evaluator_version=version, target_id__in=[row.target_id for row in fresh],
-            created_at__gte=now,
-        ).values_list("pk", "status", "skip_reason")
+        if connection.vendor == "postgresql":
+            created = _insert_new(EvaluationJob(**common), targets)
+        else:
+            created = _bulk_create_new(project, version, common, targets, now)
+        summary.already = len({(t.kind, t.id) for t in targets}) - len(created)
         for pk, job_status, reason in created:
             summary.job_ids.append(pk)
             if job_status == EvaluationJobStatus.SKIPPED:
                 summary.skipped[reason] = summary.skipped.get(reason, 0) + 1
             else:
                 summary.created += 1
-        if enqueue and not skip_reason and (not_before is None or not_before <= now):
-            jobs_enqueue([pk for pk, job_status, _ in created if job_status == EvaluationJobStatus.QUEUED])
+        if enqueue_now:
+            jobs_enqueue([pk for pk, job_status, _ in created if job_status == EvaluationJobStatus.QUEUED], heartbeat_set=True)
     return summary
 
 
-def jobs_enqueue(job_pks: list[int]) -> None:
+# The columns that differ between the jobs of one jobs_create call.
+TARGET_COLUMNS = ("target_kind", "target_id", "trace_id", "observation_id")
+
+
+def _insert_new(template: EvaluationJob, targets: list[Target]) -> list[tuple[int, str, str | None]]:
+    """PostgreSQL: one INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING for every
+    target, with the columns common to all given once: (pk, status, skip_reason) of the new jobs.
+    Building a model instance and compiling 30 values per row (bulk_create) took a 2,000-job
+    backfill most of a second."""
+    meta, ops = EvaluationJob._meta, connection.ops
+    constant = [f for f in meta.concrete_fields if not f.primary_key and f.attname not in TARGET_COLUMNS]
+    varying = [meta.get_field(name) for name in TARGET_COLUMNS]
+    columns = ", ".join(ops.quote_name(f.column) for f in [*constant, *varying])
+    values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in constant)
+    arrays = ", ".join(f"CAST(%s AS {f.db_type(connection)}[])" for f in varying)
+    params = [f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in constant]
+    params += [
+        [t.kind for t in targets], [t.id for t in targets], [t.trace_id for t in targets],
+        [t.observation_id for t in targets],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) "
+            f"SELECT {values}, v.* FROM unnest({arrays}) AS v ON CONFLICT DO NOTHING "
+            f"RETURNING {ops.quote_name(meta.pk.column)}, {ops.quote_name('status')}, {ops.quote_name('skip_reason')}",
+            params,
+        )
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def _bulk_create_new(project, version, common: dict, targets: list[Target], now) -> list[tuple[int, str, str | None]]:
+    """SQLite: bulk_create what is not there yet, then read back the rows created now."""
+    existing = set(
+        EvaluationJob.objects.filter(
+            project=project, evaluator_version=version, target_id__in=[t.id for t in targets]
+        ).values_list("target_kind", "target_id")
+    )
+    fresh = [
+        EvaluationJob(**common, target_kind=t.kind, target_id=t.id, trace_id=t.trace_id, observation_id=t.observation_id)
+        for t in targets
+        if (t.kind, t.id) not in existing
+    ]
+    EvaluationJob.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
+    return list(
+        EvaluationJob.objects.filter(
+            project=project, evaluator_version=version, target_id__in=[row.target_id for row in fresh],
+            created_at__gte=now,
+        ).values_list("pk", "status", "skip_reason")
+    )
+
+
+def jobs_enqueue(job_pks: list[int], *, heartbeat_set: bool = False) -> None:
     """Hand queued jobs to workers after the commit, JOBS_PER_TASK to a task.
 
-    Their heartbeat is set now: the dispatcher hands out only jobs without one, so a job is not
-    enqueued twice, and the sweep re-enqueues it if its task is lost (a heartbeat a lease old)."""
-    EvaluationJob.objects.filter(pk__in=job_pks, status=EvaluationJobStatus.QUEUED).update(heartbeat_at=timezone.now())
+    Their heartbeat is set now (unless the caller wrote it with the rows): the dispatcher hands out
+    only jobs without one, so a job is not enqueued twice, and the sweep re-enqueues it if its
+    task is lost (a heartbeat a lease old)."""
+    if not heartbeat_set:
+        EvaluationJob.objects.filter(pk__in=job_pks, status=EvaluationJobStatus.QUEUED).update(heartbeat_at=timezone.now())
     for start in range(0, len(job_pks), JOBS_PER_TASK):
         enqueue_after_commit(EXECUTE_TASK, job_pks[start : start + JOBS_PER_TASK], task_name=f"evaluate-{job_pks[start]}")
 
