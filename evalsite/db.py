@@ -273,6 +273,63 @@ def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
             cursor.executemany(sql, batch)
 
 
+def update_rows(table: str, *, set_fields: Sequence, key_fields: Sequence, rows: list[list[Any]], connection=None) -> None:
+    """UPDATE each row of `table` matched by `key_fields` to its own values of `set_fields`; a row of
+    `rows` holds those values (converted for the database) then the keys' (Django fields give the
+    columns and types).
+
+    PostgreSQL: one statement joining the table to the rows, a column to an array (unnest),
+    rather than a statement per row: 500 pipelined UPDATEs cost the caller a second of CPU under
+    load. Every array is cast, since a column NULL in every row would otherwise be text. The text
+    depends only on the columns, so psycopg parses it once. SQLite runs in-process: executemany.
+    """
+    connection = connection or default_connection
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if not is_postgresql(connection):
+            assignments = ", ".join(f"{quote(field.column)} = %s" for field in set_fields)
+            keys = " AND ".join(f"{quote(field.column)} = %s" for field in key_fields)
+            cursor.executemany(f"UPDATE {quote(table)} SET {assignments} WHERE {keys}", rows)
+            return
+        fields = [*set_fields, *key_fields]
+        arrays = ", ".join(f"CAST(%s AS {field.db_type(connection)}[])" for field in fields)
+        aliases = [f"v{index}" for index in range(len(fields))]
+        assignments = ", ".join(f"{quote(field.column)} = v.{alias}" for field, alias in zip(set_fields, aliases, strict=False))
+        keys = " AND ".join(
+            f"t.{quote(field.column)} = v.{alias}" for field, alias in zip(key_fields, aliases[len(set_fields):], strict=True)
+        )
+        cursor.execute(
+            f"UPDATE {quote(table)} AS t SET {assignments} FROM unnest({arrays}) AS v({', '.join(aliases)}) WHERE {keys}",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+
+
+def inserts_from_arrays() -> bool:
+    """Whether `insert_from_arrays` is available (PostgreSQL); SQLite callers use the ORM."""
+    return is_postgresql()
+
+
+def insert_from_arrays(
+    table: str, *, constant: Sequence[tuple[Any, Any]], varying: Sequence[tuple[Any, list]], returning: Sequence[str]
+) -> list[tuple]:
+    """PostgreSQL: one INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING `returning`.
+    `constant` pairs a Django field with the value every row takes, sent once; `varying` pairs a
+    field with its value per row, as an array. Rows that conflict are left out, of the insert and
+    of the answer."""
+    quote = default_connection.ops.quote_name
+    fields = [field for field, _ in constant] + [field for field, _ in varying]
+    values = ", ".join(f"CAST(%s AS {field.db_type(default_connection)})" for field, _ in constant)
+    arrays = ", ".join(f"CAST(%s AS {field.db_type(default_connection)}[])" for field, _ in varying)
+    with default_connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(table)} ({', '.join(quote(field.column) for field in fields)}) "
+            f"SELECT {values}, v.* FROM unnest({arrays}) AS v ON CONFLICT DO NOTHING "
+            f"RETURNING {', '.join(quote(column) for column in returning)}",
+            [value for _, value in constant] + [values_ for _, values_ in varying],
+        )
+        return [tuple(row) for row in cursor.fetchall()]
+
+
 def skip_locked_clause() -> str:
     """The end of a hand-written claim's inner SELECT: `FOR UPDATE SKIP LOCKED` where the database
     locks rows (PostgreSQL), nothing where one writer at a time already makes it exclusive (SQLite)."""

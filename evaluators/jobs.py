@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from evalsite.db import insert_from_arrays, inserts_from_arrays
 from evalsite.errors import Conflict
 from evalsite.jobs import enqueue_after_commit
 from evalsite.tenancy.actors import SYSTEM, Actor
@@ -68,7 +69,7 @@ def jobs_create(
         "status": status, "skip_reason": skip_reason, "finished_at": now if skip_reason else None,
     }
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if inserts_from_arrays():
             created = _insert_new(EvaluationJob(**common), targets)
         else:
             created = _bulk_create_new(project, version, common, targets, now)
@@ -89,29 +90,22 @@ TARGET_COLUMNS = ("target_kind", "target_id", "trace_id", "observation_id")
 
 
 def _insert_new(template: EvaluationJob, targets: list[Target]) -> list[tuple[int, str, str | None]]:
-    """PostgreSQL: one INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING for every
-    target, with the columns common to all given once: (pk, status, skip_reason) of the new jobs.
-    Building a model instance and compiling 30 values per row (bulk_create) took a 2,000-job
-    backfill most of a second."""
-    meta, ops = EvaluationJob._meta, connection.ops
+    """PostgreSQL: every target in one INSERT, the columns common to all given once (db.py's
+    insert_from_arrays): (pk, status, skip_reason) of the new jobs. Building a model instance and
+    compiling 30 values per row (bulk_create) took a 2,000-job backfill most of a second."""
+    meta = EvaluationJob._meta
     constant = [f for f in meta.concrete_fields if not f.primary_key and f.attname not in TARGET_COLUMNS]
-    varying = [meta.get_field(name) for name in TARGET_COLUMNS]
-    columns = ", ".join(ops.quote_name(f.column) for f in [*constant, *varying])
-    values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in constant)
-    arrays = ", ".join(f"CAST(%s AS {f.db_type(connection)}[])" for f in varying)
-    params = [f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in constant]
-    params += [
-        [t.kind for t in targets], [t.id for t in targets], [t.trace_id for t in targets],
-        [t.observation_id for t in targets],
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) "
-            f"SELECT {values}, v.* FROM unnest({arrays}) AS v ON CONFLICT DO NOTHING "
-            f"RETURNING {ops.quote_name(meta.pk.column)}, {ops.quote_name('status')}, {ops.quote_name('skip_reason')}",
-            params,
-        )
-        return [tuple(row) for row in cursor.fetchall()]
+    return insert_from_arrays(
+        meta.db_table,
+        constant=[(f, f.get_db_prep_save(f.pre_save(template, add=True), connection)) for f in constant],
+        varying=[
+            (meta.get_field("target_kind"), [t.kind for t in targets]),
+            (meta.get_field("target_id"), [t.id for t in targets]),
+            (meta.get_field("trace_id"), [t.trace_id for t in targets]),
+            (meta.get_field("observation_id"), [t.observation_id for t in targets]),
+        ],
+        returning=[meta.pk.column, "status", "skip_reason"],
+    )
 
 
 def _bulk_create_new(project, version, common: dict, targets: list[Target], now) -> list[tuple[int, str, str | None]]:

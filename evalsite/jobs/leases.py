@@ -19,7 +19,7 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from evalsite.db import skip_locked, takes_row_locks
+from evalsite.db import skip_locked, takes_row_locks, update_rows
 from evalsite.hooks import ExtensionPoint
 from evalsite.jobs.enqueue import enqueue_after_commit
 from evalsite.jobs.models import ACTIVE_STATUSES, JobStatus, LeasedJob
@@ -217,39 +217,20 @@ def held_q(jobs: list[LeasedJob]) -> Q | None:
 
 def _update_each(model: type[LeasedJob], rows: list[tuple[LeasedJob, dict[str, Any]]]) -> None:
     """Each row's own values, one statement per set of column names, under the row's lease."""
-    meta, ops = model._meta, connection.ops
+    meta = model._meta
     groups: dict[tuple[str, ...], list[tuple[LeasedJob, dict[str, Any]]]] = {}
     for job, values in rows:
         groups.setdefault(tuple(sorted(values)), []).append((job, values))
-    table, pk, token = ops.quote_name(meta.db_table), ops.quote_name(meta.pk.column), ops.quote_name("lease_token")
-    with connection.cursor() as cursor:
-        for names, members in groups.items():
-            fields = [meta.get_field(name) for name in names]
-            params = [
-                [field.get_db_prep_save(values[name], connection) for name, field in zip(names, fields, strict=True)]
+    for names, members in groups.items():
+        set_fields = [meta.get_field(name) for name in names]
+        update_rows(
+            meta.db_table, set_fields=set_fields, key_fields=[meta.pk, meta.get_field("lease_token")],
+            rows=[
+                [field.get_db_prep_save(values[name], connection) for name, field in zip(names, set_fields, strict=True)]
                 + [job.pk, job.lease_token]
                 for job, values in members
-            ]
-            if connection.vendor != "postgresql":
-                # SQLite runs in-process: a statement per row costs no round trip.
-                assignments = ", ".join(f"{ops.quote_name(field.column)} = %s" for field in fields)
-                cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk} = %s AND {token} = %s", params)
-                continue
-            # PostgreSQL: one statement joining the rows to their values, a column to an array,
-            # rather than a statement per row (500 pipelined UPDATEs cost a task's coordinating
-            # thread a second under load). The statement's text depends only on the columns, so
-            # psycopg parses it once.
-            columns = [*fields, meta.pk, meta.get_field("lease_token")]
-            arrays = ", ".join(f"CAST(%s AS {column.db_type(connection)}[])" for column in columns)
-            aliases = [f"v{index}" for index in range(len(columns))]
-            assignments = ", ".join(
-                f"{ops.quote_name(field.column)} = v.{alias}" for field, alias in zip(fields, aliases, strict=False)
-            )
-            cursor.execute(
-                f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) AS v({', '.join(aliases)}) "
-                f"WHERE t.{pk} = v.{aliases[-2]} AND t.{token} = v.{aliases[-1]}",
-                [list(column) for column in zip(*params, strict=True)],
-            )
+            ],
+        )
 
 
 def job_cancel(jobs: type[LeasedJob] | QuerySet, *, pk: Any) -> bool:
