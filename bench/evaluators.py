@@ -10,6 +10,7 @@ is finished, and prints the rate against the ideal concurrency / latency.
 
 import argparse
 import os
+import signal
 import subprocess
 import time
 
@@ -69,6 +70,17 @@ def evaluate(project, run, judges, total: int) -> tuple[float, float, dict]:
         time.sleep(0.05)
 
 
+def stop_cluster(worker: subprocess.Popen) -> None:
+    """The whole cluster, killed if it does not stop: a cluster left running would take the next
+    run's tasks from the same broker."""
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1000)
@@ -87,8 +99,7 @@ def main() -> None:
             wait_for_cluster()
             seconds, backfill, counts = evaluate(project, run, judges, total)
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+            stop_cluster(worker)
 
     from evaluators.models import EvaluationJob
     from scoring.models import Score

@@ -1,7 +1,10 @@
 """Executes evaluation jobs: claim, judge on a thread pool, record in batches (README.md here).
 
-1. Claim the jobs' leases together (`jobs_claim`): a job finished, skipped, or held by a live worker is not
-   ours, so a duplicate task does nothing.
+1. Claim the jobs' leases (`jobs_claim`): a job finished, skipped, or held by a live worker is not
+   ours, so a duplicate task does nothing. A few rounds of the pool are claimed first and judged
+   while the rest are claimed and prepared; when the task's own jobs run low, the project's
+   waiting jobs whose task has not reached a worker are taken over (bounded), so the pool does not
+   drain at every task's end.
 2. Decide what needs no judge: the evaluator deleted or paused, the budget spent, the target gone
    → the job is skipped with the reason. Deterministic checks are run right here.
 3. Judge calls go to a pool of `EVALSITE_EVAL_CONCURRENCY` threads that only call the model
@@ -27,6 +30,7 @@ import logging
 import queue
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,7 +43,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from evalsite.jobs import held_q, jobs_claim, jobs_finish, lease_seconds
-from evalsite.llm.client import ChatResult, LLMError, LLMRequestError, chat
+from evalsite.llm.client import ChatResult, LLMError, LLMRequestError, chat, client_prepare
 from evalsite.llm.connections import llm_endpoint_for
 from evalsite.llm.prices import model_prices_for_pricing
 from evalsite.llm.pricing import compute_cost, find_price
@@ -47,6 +51,7 @@ from evalsite.tenancy.models import Project
 from evaluators import budgets, judge_media, pairwise
 from evaluators.checks import CheckResult, check_run
 from evaluators.context import Context, MissingVariable, PairContext, fill, resolve_variables
+from evaluators.jobs import JOBS_PER_TASK, waiting_job_pks
 from evaluators.judge import AnswerError, JudgeScore, judge_messages, parse_answer, response_format
 from evaluators.models import (
     EvaluationJob,
@@ -65,6 +70,12 @@ logger = logging.getLogger(__name__)
 
 FLUSH_EVERY_ITEMS = 64
 FLUSH_EVERY_SECONDS = 0.5
+# Rounds of the pool taken at a time, and the work left below which the next batch is taken
+# (Executor.batches, Executor.outcomes): four rounds of calls outlast a batch's claim.
+FULL_ROUNDS = 4
+# Waiting jobs a task takes over from tasks still queued, beyond its own (Executor.batches):
+# bounded, so a long backfill still leaves workers free for other tasks between its tasks.
+TAKE_OVER_LIMIT = JOBS_PER_TASK
 JUDGE_ENVIRONMENT = "langfuse-evaluation"
 # A job whose provider kept failing (429/5xx/timeouts after the client's own retries) is tried
 # again later, this many claims in all, before it is failed.
@@ -215,7 +226,9 @@ class Executor:
     def endpoint(self, version):
         key = version.connection_id
         if key not in self.endpoints:
-            self.endpoints[key] = llm_endpoint_for(version.connection)
+            endpoint = llm_endpoint_for(version.connection)
+            client_prepare(endpoint)
+            self.endpoints[key] = endpoint
         return self.endpoints[key]
 
     def price_for(self, project: Project, model: str):
@@ -269,37 +282,54 @@ class Executor:
                 outcome.raw_answer = outcome.result.text
         outcome.score = pairwise.pair_score(outcome.pair)
 
-    def outcomes(self, to_judge: list[Outcome]) -> Iterator[Outcome | None]:
-        """Outcomes as they complete; None every FLUSH_EVERY_SECONDS without one."""
-        if not to_judge:
-            return
+    def outcomes(self, batches: Iterator[list[Outcome]]) -> Iterator[Outcome | None]:
+        """Outcomes as they complete; None every FLUSH_EVERY_SECONDS without one. The next batch is
+        taken whenever fewer than FULL_ROUNDS rounds of the pool are left to judge, so the pool
+        judges while this thread claims and prepares."""
         completed: queue.SimpleQueue[Future] = queue.SimpleQueue()
         # Calls with media wait in a window, so that a task's images are not all in memory at once;
-        # the others are all handed over now, so a flush never leaves the pool without work.
-        waiting = iter([outcome for outcome in to_judge if outcome.has_media])
-        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(to_judge)), thread_name_prefix="judge")
+        # the others are handed over at once, so a flush never leaves the pool without work.
+        waiting: deque[Outcome] = deque()
+        window = 2 * self.concurrency  # keeps every thread busy while this thread flushes
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="judge")
+        outstanding = 0  # taken, not yet yielded
+        exhausted = False
 
-        def hand_over_next() -> None:
-            outcome = next(waiting, None)
-            if outcome is not None:
+        def hand_over(outcome: Outcome) -> None:
+            pool.submit(self.judge, outcome).add_done_callback(completed.put)
+
+        def hand_over_media() -> None:
+            if waiting:
+                outcome = waiting.popleft()
                 self.attach_media(outcome)
-                pool.submit(self.judge, outcome).add_done_callback(completed.put)
+                hand_over(outcome)
 
         try:
-            for outcome in to_judge:
-                if not outcome.has_media:
-                    pool.submit(self.judge, outcome).add_done_callback(completed.put)
-            # A window of twice the pool keeps every thread busy while this thread flushes.
-            for _ in range(2 * self.concurrency):
-                hand_over_next()
-            for _ in range(len(to_judge)):
+            while True:
+                while not exhausted and outstanding < FULL_ROUNDS * self.concurrency:
+                    batch = next(batches, None)
+                    if batch is None:
+                        exhausted = True
+                        break
+                    outstanding += len(batch)
+                    for outcome in batch:
+                        if outcome.has_media:
+                            waiting.append(outcome)
+                        else:
+                            hand_over(outcome)
+                    while waiting and window > 0:
+                        window -= 1
+                        hand_over_media()
+                if outstanding == 0:
+                    return
                 while True:
                     try:
                         future = completed.get(timeout=FLUSH_EVERY_SECONDS)
                         break
                     except queue.Empty:
                         yield None
-                hand_over_next()
+                outstanding -= 1
+                hand_over_media()
                 yield future.result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -307,15 +337,10 @@ class Executor:
     # -- recording (coordinating thread) -------------------------------------------------------
 
     def execute(self, job_pks: list[int]) -> None:
-        jobs = self.claim(job_pks)
-        if not jobs:
-            return
-        done, to_judge = self.prepare(jobs)
-        self.flush(done)
-        self.in_flight = {o.job.pk: o.job for o in to_judge}
+        self.in_flight = {}
         buffer: list[Outcome] = []
         last_flush = time.monotonic()
-        for outcome in self.outcomes(to_judge):
+        for outcome in self.outcomes(self.batches(job_pks)):
             if outcome is not None:
                 buffer.append(outcome)
                 self.in_flight.pop(outcome.job.pk, None)
@@ -324,6 +349,38 @@ class Executor:
                 self.renew_in_flight()
                 buffer, last_flush = [], time.monotonic()
         self.flush(buffer)
+
+    def batches(self, job_pks: list[int]) -> Iterator[list[Outcome]]:
+        """The calls to make, a batch at a time (`outcomes` takes the next while the pool judges).
+
+        First FULL_ROUNDS rounds of the pool, claimed alone so that judging starts at once, then
+        the rest of the task. Then, up to TAKE_OVER_LIMIT more, the oldest waiting jobs of the same
+        projects: jobs whose task has not reached a worker yet. The pool stays full across task
+        boundaries instead of draining at the end of each task; the task that carried those jobs
+        finds them taken and has nothing to do for them."""
+        rounds = FULL_ROUNDS * self.concurrency
+        projects: dict[str, Project] = {}
+        for pks in (job_pks[:rounds], job_pks[rounds:]):
+            if pks:
+                jobs = self.claim(pks)
+                projects.update((job.project_id, job.project) for job in jobs)
+                yield self.prepared(jobs)
+        taken = 0
+        for project in projects.values():
+            while taken < TAKE_OVER_LIMIT:
+                with transaction.atomic():
+                    jobs = self.claim(waiting_job_pks(project=project, limit=min(rounds, TAKE_OVER_LIMIT - taken)))
+                if not jobs:
+                    break
+                taken += len(jobs)
+                yield self.prepared(jobs)
+
+    def prepared(self, jobs: list[EvaluationJob]) -> list[Outcome]:
+        """The calls to make for these claimed jobs; skips and checks are recorded right away."""
+        done, to_judge = self.prepare(jobs)
+        self.flush(done)
+        self.in_flight.update((outcome.job.pk, outcome.job) for outcome in to_judge)
+        return to_judge
 
     def renew_in_flight(self) -> None:
         """Keep the leases of long calls alive, in one UPDATE (each job keeps its own token)."""

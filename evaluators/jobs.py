@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from evalsite.db import insert_from_arrays, inserts_from_arrays
+from evalsite.db import insert_from_arrays, inserts_from_arrays, skip_locked
 from evalsite.errors import Conflict
 from evalsite.jobs import enqueue_after_commit
 from evalsite.tenancy.actors import SYSTEM, Actor
@@ -178,10 +178,23 @@ def job_retry(*, project: Project, job: EvaluationJob, actor: Actor = SYSTEM) ->
     return job
 
 
-def due_jobs_q(now: datetime) -> Q:
-    """Queued jobs whose delay and retry wait are over and that no worker has been handed."""
+def waiting_jobs_q(now: datetime) -> Q:
+    """Queued jobs whose delay and retry wait are over and that no worker holds."""
     return (
-        Q(status=EvaluationJobStatus.QUEUED, heartbeat_at__isnull=True, lease_token__isnull=True)
+        Q(status=EvaluationJobStatus.QUEUED, lease_token__isnull=True)
         & (Q(not_before__isnull=True) | Q(not_before__lte=now))
         & (Q(retry_at__isnull=True) | Q(retry_at__lte=now))
     )
+
+
+def due_jobs_q(now: datetime) -> Q:
+    """Waiting jobs that have not been handed to a task yet (the dispatcher's)."""
+    return waiting_jobs_q(now) & Q(heartbeat_at__isnull=True)
+
+
+def waiting_job_pks(*, project: Project, limit: int) -> list[int]:
+    """The project's oldest waiting jobs, locked for a claim in the caller's transaction; rows
+    another claimer holds are passed over. Their task may still be waiting for a worker: whoever
+    claims a job first judges it, and the other finds it taken."""
+    jobs = EvaluationJob.objects.filter(waiting_jobs_q(timezone.now()), project=project).order_by("created_at", "pk")
+    return list(skip_locked(jobs).values_list("pk", flat=True)[:limit])

@@ -159,6 +159,12 @@ def chat(
     return _chat_result(endpoint, data, model, latency_ms, attempts)
 
 
+def client_prepare(endpoint: Endpoint) -> None:
+    """Build the endpoint's shared SDK client now: its HTTP client and TLS context take tens of
+    milliseconds, and a thread pool's first calls would all wait on the one thread building it."""
+    _headers_of(_client_for(endpoint))
+
+
 @functools.lru_cache(maxsize=CLIENT_CACHE_SIZE)
 def _headers_of(client: openai.OpenAI) -> dict[str, str]:
     """The headers the SDK sends with every request (its own, the connection's extra headers, the

@@ -1,9 +1,11 @@
 """Executing evaluation jobs against the fake OpenAI-compatible server (evaluators/executor.py)."""
 
+from datetime import timedelta
 from functools import partial
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from evalsite.llm import client
 from evaluators import executor
@@ -168,6 +170,67 @@ def test_a_deterministic_check_scores_without_any_llm_call(project, run, llm):
     assert list(scores.values_list("value", flat=True)) == [1.0, 1.0, 1.0]
     assert "Matches" in scores.first().comment
     assert llm.chat_requests == []
+
+
+def waiting_run(project, items=3):
+    """A run whose jobs are created and queued, their task not yet picked up by a worker."""
+    run = ExperimentRunFactory(project=project)
+    for index in range(items):
+        RunItemFactory(run=run, input=f"other question {index}", output=f"other answer {index}")
+    return run
+
+
+def job_pks(project, run):
+    return list(EvaluationJob.objects.filter(project=project, run=run).order_by("pk").values_list("pk", flat=True))
+
+
+def test_a_task_takes_over_its_projects_waiting_jobs_and_their_task_then_has_nothing_to_do(
+    project, victim_project, run, llm
+):
+    judge_connection(project, llm)
+    judge_connection(victim_project, llm)
+    evaluator = boolean_judge(project)
+    llm.json_answer = {"reasoning": "ok", "score": True}
+    other, delayed, held = waiting_run(project), waiting_run(project, items=1), waiting_run(project, items=1)
+    victims = waiting_run(victim_project)
+    for each in (run, other, delayed, held):
+        run_evaluate(project=project, run=each, evaluators=[{"evaluatorId": evaluator.pk}])
+    run_evaluate(project=victim_project, run=victims, evaluators=[{"evaluatorId": boolean_judge(victim_project).pk}])
+    # An online job waiting for its delay, and one another live worker holds, are not waiting jobs.
+    EvaluationJob.objects.filter(run=delayed).update(not_before=timezone.now() + timedelta(minutes=5))
+    EvaluationJob.objects.filter(run=held).update(status="running", lease_token="another-worker", heartbeat_at=timezone.now())
+
+    jobs_execute(job_pks=job_pks(project, run))
+
+    completed = set(EvaluationJob.objects.filter(status="completed").values_list("pk", flat=True))
+    assert completed == set(job_pks(project, run) + job_pks(project, other))
+    assert len(llm.chat_requests) == 6
+    assert set(EvaluationJob.objects.filter(run=delayed).values_list("status", flat=True)) == {"queued"}
+    assert set(EvaluationJob.objects.filter(run=held).values_list("lease_token", flat=True)) == {"another-worker"}
+    assert set(EvaluationJob.objects.filter(project=victim_project).values_list("status", flat=True)) == {"queued"}
+
+    # The other run's own task arrives: its jobs are taken, so it calls no judge and writes no score.
+    jobs_execute(job_pks=job_pks(project, other))
+    assert len(llm.chat_requests) == 6
+    assert Score.objects.filter(project=project, source="EVAL").count() == 6
+
+
+def test_a_task_takes_over_at_most_its_limit_of_waiting_jobs(project, run, llm, monkeypatch):
+    judge_connection(project, llm)
+    evaluator = boolean_judge(project)
+    llm.json_answer = {"reasoning": "ok", "score": True}
+    other = waiting_run(project, items=5)
+    for each in (run, other):
+        run_evaluate(project=project, run=each, evaluators=[{"evaluatorId": evaluator.pk}])
+    monkeypatch.setattr(executor, "TAKE_OVER_LIMIT", 2)
+    monkeypatch.setattr(executor, "FULL_ROUNDS", 1)  # batches of the pool's width: 1 here
+
+    executor.Executor(concurrency=1).execute(job_pks(project, run))
+
+    # The oldest two of the other run's jobs, one batch at a time.
+    statuses = list(EvaluationJob.objects.filter(run=other).order_by("pk").values_list("status", flat=True))
+    assert statuses == ["completed", "completed", "queued", "queued", "queued"]
+    assert EvaluationJob.objects.filter(run=run, status="completed").count() == 3
 
 
 def test_an_evaluator_cannot_use_another_projects_connection(project, victim_project, llm):
