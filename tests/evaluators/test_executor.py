@@ -215,6 +215,23 @@ def test_a_task_takes_over_its_projects_waiting_jobs_and_their_task_then_has_not
     assert Score.objects.filter(project=project, source="EVAL").count() == 6
 
 
+def test_the_first_rounds_are_claimed_alone_and_the_rest_while_they_are_judged(project, run, llm, monkeypatch):
+    judge_connection(project, llm)
+    summary = run_evaluate(project=project, run=run, evaluators=[{"evaluatorId": boolean_judge(project).pk}])
+    assert summary["jobsCreated"] == 3
+    monkeypatch.setattr(executor, "FULL_ROUNDS", 1)
+    task = executor.Executor(concurrency=1)
+    batches = task.batches(job_pks(project, run))
+
+    first = next(batches)
+    statuses = list(EvaluationJob.objects.filter(run=run).order_by("pk").values_list("status", flat=True))
+    assert [outcome.job.pk for outcome in first] == job_pks(project, run)[:1]
+    assert statuses == ["running", "queued", "queued"]
+    assert [outcome.job.pk for outcome in next(batches)] == job_pks(project, run)[1:]
+    assert set(EvaluationJob.objects.filter(run=run).values_list("status", flat=True)) == {"running"}
+    assert next(batches, None) is None  # nothing else waiting in the project
+
+
 def test_a_task_takes_over_at_most_its_limit_of_waiting_jobs(project, run, llm, monkeypatch):
     judge_connection(project, llm)
     evaluator = boolean_judge(project)
